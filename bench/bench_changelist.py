@@ -1,0 +1,324 @@
+"""Benchmark: the staff admin's requests changelist over 1,000,000 requests on PostgreSQL.
+
+Run with `uv run python -m bench bench_changelist` (or `make bench`). Needs PostgreSQL at
+`BENCH_CHANGELIST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/hms_bench`); the
+database is created, migrated and seeded by SQL on the first run (a few minutes) and reused
+afterwards.
+
+It times GET of the changelist in-process with Django's test client (DEBUG off), for a superuser
+and for a reviewer of one program, on page 1, page 400, a status filter and a tracking-number
+search; counts the queries of page 1 and page 400; and, as the baseline, runs the page's main
+SELECT as raw SQL through psycopg. Targets: median under 150 ms, and the same number of queries
+on page 1 and page 400. Returns non-zero if a target is missed.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hms_bench"
+ROWS = 1_000_000
+RUNS = 30
+WARMUP = 5
+TARGET_MEDIAN_MS = 150.0
+# The issue's target covers the plain changelist at page 1 and page 400; the filtered and
+# searched pages are measured and printed beside them for information.
+TARGETED = ("page 1", "page 400")
+CHANGELIST = "/admin/service_requests/servicerequest/"
+
+SEED_SQL = """
+INSERT INTO service_requests_servicerequest (
+    tracking_number, service_type_id, requester_id, contact_name, contact_email, contact_phone,
+    description, amount_minor, currency, status, assignee_id, recommended_by_id,
+    approval_case_id, claim_id, submission_token, submitted_at, updated_at
+)
+SELECT
+    'HMS-' || to_char(s.ts, 'YYYY') || '-' || lpad(s.g::text, 7, '0'),
+    CASE WHEN s.kind < 5 THEN %(rent)s WHEN s.kind < 8 THEN %(inspection)s ELSE %(permit)s END,
+    (%(civilians)s::bigint[])[1 + s.g %% cardinality(%(civilians)s::bigint[])],
+    'Person ' || s.g,
+    'person' || s.g || '@example.test',
+    '',
+    'Seeded request.',
+    CASE WHEN s.kind < 5 THEN 10000 + (s.g::bigint * 7919) %% 490000 END,
+    'USD',
+    s.status,
+    CASE WHEN s.status <> 'submitted' AND s.kind < 8 THEN %(reviewer)s END,
+    NULL, NULL, NULL,
+    gen_random_uuid(),
+    s.ts,
+    s.ts
+FROM (
+    SELECT
+        g,
+        g %% 10 AS kind,
+        now() - interval '730 days' * (1 - g::double precision / %(rows)s)
+            - interval '1 second' * (g %% 3600) AS ts,
+        CASE
+            WHEN r < 0.55 THEN 'fulfilled'
+            WHEN r < 0.70 THEN 'rejected'
+            WHEN r < 0.78 THEN 'in_review'
+            WHEN r < 0.85 THEN 'submitted'
+            WHEN r < 0.89 THEN 'info_requested'
+            WHEN r < 0.93 THEN 'pending_approval'
+            WHEN r < 0.95 THEN 'approved'
+            WHEN r < 0.97 THEN 'awaiting_funds'
+            ELSE 'funded'
+        END AS status
+    FROM (SELECT g, random() AS r FROM generate_series(1, %(rows)s) AS g) AS numbered
+) AS s
+"""
+
+
+def _database_url() -> str:
+    # Its own variable: a DATABASE_URL pointing at a real database is never seeded.
+    url = os.environ.get("BENCH_CHANGELIST_DATABASE_URL", DEFAULT_URL)
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+def _ensure_database(url: str) -> None:
+    """Create the benchmark database if it does not exist yet."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            print(f"creating database {name}", flush=True)
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _setup_django() -> None:
+    os.environ["DEBUG"] = "false"
+    os.environ["HMS_TESTING"] = "1"  # test-client host, no TLS redirect, plain static storage
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hms_portal.settings")
+    import django
+
+    django.setup()
+
+
+def _world() -> dict[str, Any]:
+    """Programs, service types, a fund and a few users (idempotent)."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm
+
+    from allocations import services as allocations
+    from allocations.models import Fund
+    from governance.models import Program
+    from hms_portal import roles
+    from hms_portal.audit import system_user
+    from service_requests.models import ServiceType
+
+    user_model = get_user_model()
+    system = system_user()
+    housing, _ = Program.objects.get_or_create(code="housing", defaults={"name": "Housing"})
+    business, _ = Program.objects.get_or_create(code="business", defaults={"name": "Business"})
+    fund = Fund.objects.filter(code="bench-rent").first() or allocations.fund_open(
+        actor=system, program=housing, code="bench-rent", name="Bench rent relief"
+    )
+    rent, _ = ServiceType.objects.get_or_create(
+        code="bench-rent-help",
+        defaults={"name": "Rent help", "program": housing, "fund": fund},
+    )
+    inspection, _ = ServiceType.objects.get_or_create(
+        code="bench-inspection", defaults={"name": "Inspection", "program": housing}
+    )
+    permit, _ = ServiceType.objects.get_or_create(
+        code="bench-permit", defaults={"name": "Permit help", "program": business}
+    )
+
+    def person(username: str, **flags: bool) -> Any:
+        user, created = user_model.objects.get_or_create(
+            username=username,
+            defaults={"email": f"{username}@example.test", **flags},
+        )
+        if created:
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        return user
+
+    superuser = person("bench-admin", is_staff=True, is_superuser=True)
+    reviewer = person("bench-reviewer", is_staff=True)
+    reviewer.groups.add(Group.objects.get(name=roles.REVIEWER))
+    assign_perm("governance.review_program", reviewer, housing)
+    civilians = [person(f"bench-civilian-{i}") for i in range(5)]
+    return {
+        "superuser": superuser,
+        "reviewer": reviewer,
+        "civilians": civilians,
+        "rent": rent,
+        "inspection": inspection,
+        "permit": permit,
+    }
+
+
+def _seed(world: dict[str, Any]) -> None:
+    """Insert the 1,000,000 requests by SQL unless they are there already; then ANALYZE."""
+    from django.db import connection, transaction
+
+    from service_requests.models import ServiceRequest
+
+    present = ServiceRequest.objects.count()
+    if present >= ROWS:
+        print(f"{present:,} requests present: not reseeding", flush=True)
+        return
+    if present:
+        raise SystemExit(
+            f"{present:,} requests present, fewer than {ROWS:,}: drop the benchmark database "
+            "and run again."
+        )
+    print(f"seeding {ROWS:,} requests by SQL ...", flush=True)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.42)")
+        cursor.execute(
+            SEED_SQL,
+            {
+                "rent": world["rent"].pk,
+                "inspection": world["inspection"].pk,
+                "permit": world["permit"].pk,
+                "civilians": [c.pk for c in world["civilians"]],
+                "reviewer": world["reviewer"].pk,
+                "rows": ROWS,
+            },
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _time(run: Callable[[], object], runs: int = RUNS) -> list[float]:
+    for _ in range(WARMUP):
+        run()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def _main_select(queries: list[dict[str, str]]) -> str:
+    """The changelist's page query: the ordered SELECT of request rows (LIMIT when paged)."""
+    for query in queries:
+        sql = query["sql"]
+        if sql.startswith('SELECT "service_requests_servicerequest"."id", ') and "ORDER BY" in sql:
+            return sql
+    raise RuntimeError("no page query captured")
+
+
+def _raw_timings(url: str, sql: str) -> list[float]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return _time(lambda: conn.execute(sql).fetchall())
+
+
+def main() -> int:
+    """Seed if needed, time the changelist, print the figures; non-zero if a target is missed."""
+    url = _database_url()
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(
+            "bench_changelist needs PostgreSQL: "
+            "set BENCH_CHANGELIST_DATABASE_URL to a postgres:// URL"
+        )
+        return 1
+    _ensure_database(url)
+    _setup_django()
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    call_command("migrate", verbosity=0, interactive=False)
+    world = _world()
+    _seed(world)
+
+    from service_requests.models import ServiceRequest
+
+    sample = ServiceRequest.objects.order_by("pk").values_list("tracking_number", flat=True)[
+        ROWS // 3
+    ]
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute("SELECT count(*) FROM service_requests_servicerequest")
+        exact_count_ms = (time.perf_counter() - started) * 1000
+
+    scenarios = [
+        ("page 1", ""),
+        ("page 400", "?p=400"),
+        ("status filter", "?status__exact=in_review"),
+        ("status filter p.400", "?status__exact=in_review&p=400"),
+        ("tracking search", f"?q={sample}"),
+    ]
+    failed = False
+    rows: list[tuple[str, str, float, float, float, float]] = []
+    query_counts: dict[str, dict[str, int]] = {}
+    for persona in ("superuser", "reviewer"):
+        client = Client()
+        client.force_login(world[persona])
+        counts: dict[str, int] = {}
+        for label, query in scenarios:
+            path = CHANGELIST + query
+
+            def get(path: str = path, client: Client = client) -> None:
+                response = client.get(path)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path} answered {response.status_code}")
+
+            timings = _time(get)
+            with CaptureQueriesContext(connection) as captured:
+                get()
+            counts[label] = len(captured)
+            raw = _raw_timings(url, _main_select(captured.captured_queries))
+            median, raw_median = statistics.median(timings), statistics.median(raw)
+            rows.append((persona, label, median, _p95(timings), raw_median, median / raw_median))
+            if label in TARGETED and median >= TARGET_MEDIAN_MS:
+                failed = True
+        query_counts[persona] = counts
+        if counts["page 1"] != counts["page 400"]:
+            failed = True
+
+    print(f"\nrequests changelist, {ROWS:,} rows, {RUNS} runs after {WARMUP} warm-up runs")
+    print(f"exact COUNT(*) over the table (not run by the changelist): {exact_count_ms:.1f} ms")
+    print(
+        f"{'who':<10} {'page':<20} {'median ms':>10} {'p95 ms':>8} {'raw SQL ms':>11} {'ratio':>6}"
+    )
+    for persona, label, median, p95, raw_median, ratio in rows:
+        if median < TARGET_MEDIAN_MS:
+            flag = ""
+        else:
+            flag = "  <-- over target" if label in TARGETED else "  (over 150 ms; not targeted)"
+        print(
+            f"{persona:<10} {label:<20} {median:>10.1f} {p95:>8.1f} {raw_median:>11.2f}"
+            f" {ratio:>5.0f}x{flag}"
+        )
+    for persona, counts in query_counts.items():
+        print(
+            f"queries ({persona}): page 1 = {counts['page 1']}, page 400 = {counts['page 400']},"
+            f" status filter = {counts['status filter']}, search = {counts['tracking search']}"
+        )
+    print(
+        f"targets (page 1 and page 400): median < {TARGET_MEDIAN_MS:.0f} ms and equal query "
+        "counts: " + ("MISSED" if failed else "met")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

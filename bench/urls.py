@@ -1,0 +1,15 @@
+"""The portal's URLs plus the bench baseline: a bare view on the same stack."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from hms_portal.urls import urlpatterns as portal_urlpatterns
+
+from . import views
+
+urlpatterns = [
+    path("bench/bare-insert/", views.bare_insert, name="bench_bare_insert"),
+    path("bench/ping/", views.ping, name="bench_ping"),
+    *portal_urlpatterns,
+]

@@ -1,0 +1,439 @@
+"""Admin for the ledger: accounts, transfers and postings, all read-only.
+
+Money moves only through `ledger.services`; transfers and postings are append-only rows, and an
+account's totals are caches kept by the services. The admin shows them, never edits them.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
+from unfold.decorators import display
+
+from hms_portal.admin import (
+    ReadOnlyAdminMixin,
+    ReadOnlyHistoryModelAdmin,
+    ReadOnlyModelAdmin,
+    format_money,
+)
+
+from .models import Account, LedgerCheckpoint, Posting, Transfer
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyHistoryModelAdmin):
+    """Ledger accounts with their balances."""
+
+    list_display = (
+        "code",
+        "name",
+        "type",
+        "owner_kind",
+        "currency",
+        "posted_balance",
+        "available",
+        "pending_in",
+        "closed",
+    )
+    list_filter = ("type", "owner_kind", "currency", "closed")
+    search_fields = ("^code", "name", "=owner_ref")
+    list_select_related = ()
+    ordering = ("code",)
+    list_per_page = 50
+    readonly_fields = ("posted_balance", "available", "pending_in", "pending_out")
+
+    @display(description=_("posted balance"))
+    def posted_balance(self, obj: Account) -> str:
+        return format_money(obj.posted_balance_minor, obj.currency)
+
+    @display(description=_("available"))
+    def available(self, obj: Account) -> str:
+        return format_money(obj.available_minor, obj.currency)
+
+    @display(description=_("pending in"))
+    def pending_in(self, obj: Account) -> str:
+        return format_money(obj.pending_in_minor, obj.currency)
+
+    @display(description=_("pending out"))
+    def pending_out(self, obj: Account) -> str:
+        return format_money(obj.debits_pending, obj.currency)
+
+
+class PostingInline(ReadOnlyAdminMixin, TabularInline):
+    """The legs of a transfer."""
+
+    model = Posting
+    fields = ("account", "side", "phase", "amount", "currency")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Posting]:
+        return super().get_queryset(request).select_related("account")
+
+    @display(description=_("amount"))
+    def amount(self, obj: Posting) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyModelAdmin):
+    """Transfers: immutable, chained by hash."""
+
+    list_display = (
+        "sequence",
+        "kind",
+        "debit_account",
+        "credit_account",
+        "amount",
+        "reference",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("kind", "currency")
+    search_fields = ("=sequence", "=reference", "=idempotency_key")
+    list_select_related = ("debit_account", "credit_account", "created_by")
+    raw_id_fields = ("pending", "debit_account", "credit_account", "created_by")
+    ordering = ("-sequence",)
+    inlines = (PostingInline,)
+    list_per_page = 50
+    show_full_result_count = False
+
+    @display(description=_("amount"), ordering="amount_minor")
+    def amount(self, obj: Transfer) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyModelAdmin):
+    """Postings: one leg of a transfer on one account."""
+
+    list_display = ("id", "transfer", "account", "side", "phase", "amount")
+    list_filter = ("side", "phase", "currency")
+    search_fields = ("=transfer__sequence", "^account__code")
+    list_select_related = ("transfer", "account")
+    raw_id_fields = ("transfer", "account")
+    ordering = ("-transfer_id", "-id")
+    list_per_page = 50
+    show_full_result_count = False
+
+    @display(description=_("amount"), ordering="amount_minor")
+    def amount(self, obj: Posting) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+
+@admin.register(LedgerCheckpoint)
+class LedgerCheckpointAdmin(ReadOnlyModelAdmin):
+    """The signed daily checkpoints of the chain's head: read-only, as the ledger itself."""
+
+    list_display = ("day", "sequence", "hash", "key_id", "created_at", "created_by")
+    list_filter = ("key_id",)
+    search_fields = ("=hash", "=sequence")
+    list_select_related = ("created_by",)
+    ordering = ("-day",)
+
+
+# -- Clearing and settlement --------------------------------------------------------------------
+# Imports kept with the block they serve, so this section stays one appended unit.
+import functools  # noqa: E402
+
+from django import forms  # noqa: E402
+from django.contrib import messages  # noqa: E402
+from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.forms.models import construct_instance  # noqa: E402
+from django.http import FileResponse, Http404  # noqa: E402
+from django.urls import URLPattern, path, reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+from django.utils.safestring import SafeString  # noqa: E402
+
+from hms_portal.admin import HistoryModelAdmin  # noqa: E402
+
+from . import clearing  # noqa: E402
+from .models import (  # noqa: E402
+    PARTICIPANT_KINDS,
+    BankAccount,
+    ClearingCycle,
+    CycleStatus,
+    NetPosition,
+)
+
+DOWNLOAD_PERMISSION = "ledger.download_ach_file"
+SETTLE_PERMISSION = "ledger.settle_clearingcycle"
+
+
+class BankAccountForm(forms.ModelForm):
+    """Bank details on entry: the routing check digit is verified, the account number is
+    write-only (never rendered back; left blank on a change, the stored one is kept)."""
+
+    account_number = forms.CharField(
+        label=_("account number"),
+        max_length=17,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Never shown again. Leave blank to keep the stored number."),
+    )
+
+    class Meta:
+        model = BankAccount
+        fields = (
+            "account",
+            "holder_name",
+            "holder_kind",
+            "routing_number",
+            "account_type",
+            "identification",
+        )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if "account" in self.fields:
+            self.fields["account"].queryset = Account.objects.filter(  # type: ignore[attr-defined]
+                owner_kind__in=PARTICIPANT_KINDS
+            )
+
+    def clean_routing_number(self) -> str:
+        routing: str = self.cleaned_data["routing_number"]
+        try:
+            clearing.bank_account_validate_routing(routing)
+        except ValidationError as refused:
+            raise forms.ValidationError(refused.messages[0]) from None
+        return routing
+
+    def clean_account_number(self) -> str:
+        number: str = self.cleaned_data.get("account_number", "")
+        if not number and self.instance.pk is None:
+            raise forms.ValidationError(_("An account number is required."))
+        return number
+
+    def _post_clean(self) -> None:
+        # Fill the instance, but leave validating the whole row to the service, which has the
+        # stored number when the form leaves it blank.
+        self.instance = construct_instance(self, self.instance, self._meta.fields)
+
+
+@admin.register(BankAccount)
+class BankAccountAdmin(HistoryModelAdmin):
+    """Participants' bank details. Numbers appear masked on every page; only the ACH file
+    holds them in full."""
+
+    form = BankAccountForm
+    list_display = (
+        "account",
+        "holder_name",
+        "holder_kind",
+        "routing_number",
+        "account_number_masked",
+        "account_type",
+    )
+    list_filter = ("holder_kind", "account_type")
+    search_fields = ("holder_name", "^account__code")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    readonly_fields = ("account_number_masked",)
+    history_list_display = ["account_number_masked"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple[str, ...]:
+        return ("account", "account_number_masked") if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        fields = [
+            "account",
+            "holder_name",
+            "holder_kind",
+            "routing_number",
+            "account_number_masked",
+            "account_type",
+            "identification",
+        ]
+        if obj is None:
+            fields.remove("account_number_masked")
+        if obj is None or self.has_change_permission(request, obj):
+            # The write-only input; a read-only page would render the stored number instead.
+            fields.insert(4, "account_number")
+        return fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: BankAccount, form: forms.ModelForm, change: bool
+    ) -> None:
+        saved = clearing.bank_account_save(
+            actor=request.user,  # type: ignore[arg-type]
+            account_id=obj.account_id,
+            holder_name=obj.holder_name,
+            holder_kind=obj.holder_kind,
+            routing_number=obj.routing_number,
+            account_number=form.cleaned_data.get("account_number", ""),
+            account_type=obj.account_type,
+            identification=obj.identification,
+        )
+        obj.pk = saved.pk
+        obj.account_number_masked = saved.account_number_masked
+
+
+@admin.register(NetPosition)
+class NetPositionAdmin(ReadOnlyModelAdmin):
+    """The net positions of each cycle (credits less debits of its transfers, per account)."""
+
+    list_display = ("cycle", "account", "participant", "net", "settlement_transfer")
+    list_filter = ("participant", "cycle")
+    search_fields = ("^account__code", "=cycle__id")
+    list_select_related = ("cycle", "account", "settlement_transfer")
+    raw_id_fields = ("cycle", "account", "settlement_transfer")
+    ordering = ("-cycle_id", "account__code")
+    list_per_page = 100
+    show_full_result_count = False
+
+    @display(description=_("net"), ordering="net_minor")
+    def net(self, obj: NetPosition) -> str:
+        return format_money(obj.net_minor, obj.cycle.currency)
+
+
+@admin.register(ClearingCycle)
+class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
+    """Clearing cycles: close, settle and generate the ACH file through actions (services);
+    the page shows the generation's progress and, to finance, the file's download link."""
+
+    list_display = (
+        "id",
+        "window_start",
+        "window_end",
+        "status",
+        "transfer_count",
+        "participant_count",
+        "credits",
+        "debits",
+        "file_ready",
+    )
+    list_filter = ("status", "currency")
+    search_fields = ("=id",)
+    list_select_related = ("created_by",)
+    raw_id_fields = ("created_by",)
+    ordering = ("-window_end", "-id")
+    actions = ("close_cycles", "settle_cycles", "generate_files")
+    readonly_fields = (
+        "window_start",
+        "window_end",
+        "currency",
+        "status",
+        "closed_at",
+        "settled_at",
+        "transfer_count",
+        "participant_count",
+        "credits",
+        "debits",
+        "odfi_routing",
+        "company_name",
+        "company_identification",
+        "progress",
+        "download",
+        "ach_sha256",
+        "created_by",
+        "created_at",
+    )
+    fields = readonly_fields
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(SETTLE_PERMISSION)
+
+    def has_download_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(DOWNLOAD_PERMISSION)
+
+    @display(description=_("credits"))
+    def credits(self, obj: ClearingCycle) -> str:
+        return format_money(obj.settlement_credit_minor, obj.currency)
+
+    @display(description=_("debits"))
+    def debits(self, obj: ClearingCycle) -> str:
+        return format_money(obj.settlement_debit_minor, obj.currency)
+
+    @display(description=_("file"), boolean=True)
+    def file_ready(self, obj: ClearingCycle) -> bool:
+        return bool(obj.ach_sha256)
+
+    @display(description=_("generation progress"))
+    def progress(self, obj: ClearingCycle) -> str | SafeString:
+        if not obj.progress_note:
+            return "—"
+        running = obj.progress_note not in ("done",) and not obj.progress_note.startswith("refused")
+        # While the task runs the page reloads itself every 3 seconds (no script needed).
+        refresh = format_html('<meta http-equiv="refresh" content="3">') if running else ""
+        return format_html(
+            "{} / {} · {}{}", obj.progress_done, obj.progress_total, obj.progress_note, refresh
+        )
+
+    @display(description=_("ACH file"))
+    def download(self, obj: ClearingCycle) -> str | SafeString:
+        if not obj.ach_sha256:
+            return "—"
+        url = reverse("admin:ledger_clearingcycle_download", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Download (finance only)"))
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path(
+                "<int:object_id>/ach-file/",
+                self.admin_site.admin_view(self.download_view),
+                name="ledger_clearingcycle_download",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def download_view(self, request: HttpRequest, object_id: int) -> FileResponse:
+        """The stored ACH file, for holders of `ledger.download_ach_file` only (403 otherwise)."""
+        if not self.has_download_permission(request):
+            raise PermissionDenied
+        cycle = ClearingCycle.objects.filter(pk=object_id).first()
+        if cycle is None or not cycle.ach_sha256:
+            raise Http404(_("No ACH file for this cycle."))
+        data = clearing.cycle_file_bytes(cycle)
+        response = FileResponse(
+            iter([data]),
+            as_attachment=True,
+            filename=f"hms-cycle-{cycle.pk}.ach",
+            content_type="text/plain; charset=us-ascii",
+        )
+        response["Content-Length"] = str(len(data))
+        return response
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[ClearingCycle], service: object, done: str
+    ) -> None:
+        for cycle in queryset:
+            try:
+                service(actor=request.user, cycle_id=cycle.pk)  # type: ignore[operator]
+            except ValidationError as refused:
+                self.message_user(request, refused.messages[0], messages.ERROR)
+            else:
+                self.message_user(request, done.format(cycle=cycle.pk), messages.SUCCESS)
+
+    @admin.action(description=_("Close the cycle (net positions)"), permissions=["settle"])
+    def close_cycles(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
+        self._each(request, queryset, clearing.cycle_close, "Cycle {cycle} closed.")
+
+    @admin.action(description=_("Settle the cycle"), permissions=["settle"])
+    def settle_cycles(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
+        self._each(request, queryset, clearing.cycle_settle, "Cycle {cycle} settled.")
+
+    @admin.action(description=_("Generate ACH file"), permissions=["download"])
+    def generate_files(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
+        from .tasks import generate_cycle_file
+
+        for cycle in queryset:
+            if cycle.status != CycleStatus.SETTLED:
+                self.message_user(
+                    request,
+                    clearing.ERR_NOT_SETTLED.format(cycle=cycle.pk, status=cycle.status),
+                    messages.ERROR,
+                )
+                continue
+            clearing.cycle_progress_set(cycle.pk, 0, 0, "queued")
+            transaction.on_commit(
+                functools.partial(generate_cycle_file.delay, cycle.pk, request.user.pk)
+            )
+            self.message_user(request, f"ACH file for cycle {cycle.pk} queued.", messages.SUCCESS)

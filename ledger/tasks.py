@@ -1,0 +1,100 @@
+"""Celery tasks of the ledger, run by beat."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from hms_portal.audit import system_user
+
+from . import services
+from .models import Transfer, TransferKind
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def void_expired_pending() -> int:
+    """Release the reservations of pending transfers past their expiry (as the system user).
+
+    Idempotent: each void has a key derived from the pending transfer, so a second run, or two
+    beats at once, void each reservation once. Returns how many it voided.
+    """
+    actor = system_user()
+    expired = Transfer.objects.filter(
+        kind=TransferKind.PENDING, expires_at__lte=timezone.now(), resolutions__isnull=True
+    ).values_list("pk", flat=True)
+    voided = 0
+    for pending_id in list(expired[:1000]):
+        try:
+            services.transfer_void_pending(
+                actor=actor,
+                idempotency_key=f"expiry-void-{pending_id}",
+                pending_id=pending_id,
+                memo="expired",
+            )
+        except services.LedgerError as refused:  # posted or voided meanwhile
+            logger.info("Expired pending %s not voided: %s", pending_id, refused.messages[0])
+        else:
+            voided += 1
+    return voided
+
+
+@shared_task
+def write_checkpoint() -> int | None:
+    """Sign today's checkpoint of the chain head (as the system user), once per UTC day.
+
+    The ledger is verified first: a head that does not verify is never signed (signing it would
+    vouch for the tampering), and the failure is logged as an error instead. Idempotent: a second
+    run the same day returns the day's checkpoint. Returns the signed sequence number, or None.
+    """
+    # Imported here so this task stays one appended block of the module.
+    from .verify import checkpoint_write, todays_checkpoint, verify_ledger
+
+    existing = todays_checkpoint()
+    if existing is not None:
+        return existing.sequence
+    report = verify_ledger()
+    if not report.ok:
+        logger.error(
+            "Ledger checkpoint not signed: verification found %d problem(s), first bad #%s: %s",
+            report.problem_count,
+            report.first_bad_sequence,
+            report.problems[0] if report.problems else "",
+        )
+        return None
+    return checkpoint_write(actor=system_user()).sequence
+
+
+@shared_task(bind=True, max_retries=3, retry_backoff=True)
+def generate_cycle_file(self: object, cycle_id: int, user_id: int | None = None) -> str | None:
+    """Build and store a settled cycle's ACH file, updating its progress fields as it goes.
+
+    Runs as the user who asked (`user_id`) or the system user. Idempotent: a stored file is left
+    as it is. Returns the file's SHA-256, or None when the cycle cannot have a file (logged).
+    """
+    # Imported here so this task stays one appended block of the module.
+    from django.contrib.auth import get_user_model
+
+    from .clearing import ClearingError, cycle_file_generate, cycle_progress_set
+
+    actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+
+    def progress(done: int, total: int, note: str) -> None:
+        cycle_progress_set(cycle_id, done, total, note)
+
+    progress(0, 0, "started")
+    try:
+        cycle = cycle_file_generate(
+            actor=actor or system_user(),  # type: ignore[arg-type]
+            cycle_id=cycle_id,
+            progress=progress,
+        )
+    except ClearingError as refused:
+        progress(0, 0, f"refused: {refused.messages[0]}")
+        logger.warning("ACH file for cycle %s not generated: %s", cycle_id, refused.messages[0])
+        return None
+    progress(cycle.participant_count, cycle.participant_count, "done")
+    return cycle.ach_sha256

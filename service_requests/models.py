@@ -1,0 +1,258 @@
+"""Service types, civilians' requests, their public timeline and the notification outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from allocations.models import Claim, Fund
+from governance.models import ApprovalCase, Program
+
+MAX_DESCRIPTION = 5000
+MAX_AMOUNT_MINOR = 100_000_000_00  # 100 million: no single request goes past this
+
+
+class ServiceType(models.Model):
+    """A service civilians can ask for (an Open311 "service"), within one program.
+
+    A funding service type pays out of its fund; its requests carry an amount.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="service_types")
+    fund = models.ForeignKey(
+        Fund, on_delete=models.PROTECT, null=True, blank=True, related_name="service_types"
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    max_amount_minor = models.BigIntegerField(
+        _("largest amount (minor units)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+    )
+    target_days = models.PositiveIntegerField(_("target days to resolve"), default=30)
+    active = models.BooleanField(_("active"), default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_funding(self) -> bool:
+        return self.fund_id is not None
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", _("Received")
+    IN_REVIEW = "in_review", _("In review")
+    INFO_REQUESTED = "info_requested", _("Information needed")
+    PENDING_APPROVAL = "pending_approval", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    AWAITING_FUNDS = "awaiting_funds", _("Approved, awaiting funds")
+    FUNDED = "funded", _("Approved, funds reserved")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    REJECTED = "rejected", _("Not approved")
+
+
+OPEN_STATUSES = [
+    Status.SUBMITTED,
+    Status.IN_REVIEW,
+    Status.INFO_REQUESTED,
+    Status.PENDING_APPROVAL,
+    Status.AWAITING_FUNDS,
+    Status.FUNDED,
+    Status.APPROVED,
+]
+
+
+class ServiceRequest(models.Model):
+    """A civilian's request, from submission to fulfilment or rejection.
+
+    `status` is a protected state machine: it changes only through the transitions below, which
+    only `service_requests.services` calls.
+    """
+
+    tracking_number = models.CharField(_("tracking number"), max_length=20, unique=True)
+    service_type = models.ForeignKey(
+        ServiceType, on_delete=models.PROTECT, related_name="requests", verbose_name=_("service")
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="service_requests",
+        verbose_name=_("requester"),
+    )
+    contact_name = models.CharField(_("name"), max_length=120)
+    contact_email = models.EmailField(_("email"), max_length=254)
+    contact_phone = models.CharField(_("phone"), max_length=32, blank=True)
+    description = models.TextField(_("description"), max_length=MAX_DESCRIPTION)
+    amount_minor = models.BigIntegerField(_("amount (minor units)"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    status = FSMField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SUBMITTED, protected=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_requests",
+        verbose_name=_("assignee"),
+    )
+    recommended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="recommended_requests",
+    )
+    approval_case = models.OneToOneField(
+        ApprovalCase,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="service_request",
+    )
+    claim = models.OneToOneField(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="service_request"
+    )
+    submission_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    submitted_at = models.DateTimeField(_("submitted"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        permissions = [("view_all_requests", "View requests of every program")]
+        indexes = [
+            models.Index(fields=["status", "-submitted_at", "-id"], name="sr_request_status_idx"),
+            models.Index(
+                fields=["service_type", "-submitted_at", "-id"], name="sr_request_type_idx"
+            ),
+            models.Index(fields=["requester", "-submitted_at"], name="sr_request_requester_idx"),
+            models.Index(fields=["-submitted_at", "-id"], name="sr_request_recent_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__isnull=True)
+                | (Q(amount_minor__gt=0) & Q(amount_minor__lte=MAX_AMOUNT_MINOR)),
+                name="service_requests_request_amount_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(tracking_number__regex=r"^HMS-[0-9]{4}-[0-9]{6,}$"),
+                name="service_requests_request_tracking_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    # Transitions: the graph of what may follow what. Services call them; nothing else does.
+    @transition(field=status, source=Status.SUBMITTED, target=Status.IN_REVIEW)
+    def start_review(self) -> None:
+        """A reviewer begins work on a new request."""
+
+    @transition(field=status, source=Status.IN_REVIEW, target=Status.INFO_REQUESTED)
+    def request_info(self) -> None:
+        """The reviewer needs more from the civilian."""
+
+    @transition(field=status, source=Status.INFO_REQUESTED, target=Status.IN_REVIEW)
+    def receive_info(self) -> None:
+        """The civilian answered; review continues."""
+
+    @transition(field=status, source=Status.IN_REVIEW, target=Status.PENDING_APPROVAL)
+    def recommend(self) -> None:
+        """The reviewer recommends approval; a supervisor decides."""
+
+    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.APPROVED)
+    def approve(self) -> None:
+        """Approved; a non-funding request is then fulfilled by staff."""
+
+    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.REJECTED)
+    def reject(self) -> None:
+        """Not approved (final)."""
+
+    @transition(field=status, source=Status.APPROVED, target=Status.FUNDED)
+    def fund(self) -> None:
+        """Its claim was granted: the money is obligated in the ledger."""
+
+    @transition(field=status, source=Status.APPROVED, target=Status.AWAITING_FUNDS)
+    def wait_for_funds(self) -> None:
+        """Its claim waits until the fund can cover it."""
+
+    @transition(field=status, source=Status.AWAITING_FUNDS, target=Status.FUNDED)
+    def funds_arrived(self) -> None:
+        """A waiting claim was granted."""
+
+    @transition(field=status, source=[Status.FUNDED, Status.APPROVED], target=Status.FULFILLED)
+    def fulfil(self) -> None:
+        """Done: for a funded request the obligation is posted."""
+
+
+class EventKind(models.TextChoices):
+    SUBMITTED = "submitted", _("Received")
+    ASSIGNED = "assigned", _("Assigned")
+    REVIEW_STARTED = "review_started", _("Review started")
+    INFO_REQUESTED = "info_requested", _("Information requested")
+    INFO_PROVIDED = "info_provided", _("Information provided")
+    RECOMMENDED = "recommended", _("Sent for approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Not approved")
+    FUNDED = "funded", _("Funds reserved")
+    AWAITING_FUNDS = "awaiting_funds", _("Awaiting funds")
+    FULFILLED = "fulfilled", _("Fulfilled")
+
+
+class NotifyState(models.TextChoices):
+    NONE = "none", _("No email")
+    PENDING = "pending", _("Email to send")
+    SENT = "sent", _("Email sent")
+
+
+class RequestEvent(models.Model):
+    """One step on a request's timeline, and the outbox row for the email it causes.
+
+    `public` events are shown to the civilian. An event with `notify=pending` is an email not yet
+    sent: the task sends it once and marks it sent; a beat task re-enqueues any left pending
+    (the broker was down), so nothing is lost and nothing is sent twice.
+    """
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    message = models.TextField(blank=True)
+    public = models.BooleanField(default=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    notify = models.CharField(
+        max_length=8, choices=NotifyState.choices, default=NotifyState.NONE, db_index=True
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notify="pending"),
+                name="sr_event_outbox_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.kind}"

@@ -1,0 +1,502 @@
+"""Every change to a civilian's request. One transaction each; callers pass the acting user.
+
+Each service re-reads the request with SELECT ... FOR UPDATE and checks that its state still
+allows the step, so a second click or a stale admin page gets a clear refusal and changes
+nothing. Emails are outbox rows (`RequestEvent.notify`) sent by a task enqueued on commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from allocations import services as allocations
+from allocations.models import GRANT_CLAIMS_PERMISSION, ClaimStatus, Fund
+from governance import services as governance
+from governance.models import REVIEW_PERMISSION, ApprovalCase, Decision, Outcome
+from hms_portal.audit import record_history
+from ledger import services as ledger
+from ledger.models import OwnerKind
+from ledger.money import format_money
+
+from .models import (
+    MAX_AMOUNT_MINOR,
+    EventKind,
+    NotifyState,
+    RequestEvent,
+    ServiceRequest,
+    ServiceType,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_KIND = "service_request"
+
+ERR_UNKNOWN_SERVICE = "Choose one of the services listed."
+ERR_AMOUNT_REQUIRED = "Enter the amount you are asking for."
+ERR_AMOUNT_NOT_ALLOWED = "This service does not pay out money: leave the amount empty."
+ERR_AMOUNT_RANGE = "Enter an amount between 0.01 and {maximum}."
+ERR_NOT_ALLOWED = "You may not do that for request {tracking_number}."
+ERR_STALE = (
+    "{tracking_number} is now “{status}”, so it cannot be {action}. Nothing was changed: "
+    "reload to see where it stands."
+)
+ERR_MESSAGE_REQUIRED = "Write a message."
+ERR_NO_GRANT = "Only finance officers may grant a fund's waiting claims."
+
+
+class RequestError(ValidationError):
+    """A refused change to a request; its message says why and nothing was written."""
+
+
+def request_validate_amount(*, service_type: ServiceType, amount_minor: int | None) -> None:
+    """The amount rules a form shows as field errors and the service enforces again."""
+    if not service_type.is_funding:
+        if amount_minor is not None:
+            raise RequestError(ERR_AMOUNT_NOT_ALLOWED, code="amount_not_allowed")
+        return
+    if amount_minor is None:
+        raise RequestError(ERR_AMOUNT_REQUIRED, code="amount_required")
+    maximum = min(service_type.max_amount_minor or MAX_AMOUNT_MINOR, MAX_AMOUNT_MINOR)
+    if amount_minor <= 0 or amount_minor > maximum:
+        raise RequestError(
+            ERR_AMOUNT_RANGE.format(maximum=format_money(maximum, service_type.currency)),
+            code="amount_range",
+        )
+
+
+def _reserve_request_id() -> int:
+    """The id the new request will have; its tracking number is built from it.
+
+    On PostgreSQL the id comes from the table's own identity sequence: no lock is held, so
+    concurrent submissions never wait on each other (a rolled-back submission leaves a gap in
+    the numbers). SQLite runs one writer at a time (IMMEDIATE transactions), so reading the next
+    id inside the write transaction is safe there.
+    """
+    table = ServiceRequest._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
+        else:
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # noqa: S608
+        (next_id,) = cursor.fetchone()
+    return int(next_id)
+
+
+def tracking_number_for(*, request_id: int, year: int) -> str:
+    """`HMS-2026-000123`: the submission year and the request's id, at least six digits."""
+    return f"HMS-{year}-{request_id:06d}"
+
+
+def _event(
+    request: ServiceRequest,
+    *,
+    kind: str,
+    actor: User | None,
+    message: str = "",
+    public: bool = True,
+    notify: bool = False,
+) -> RequestEvent:
+    event = RequestEvent.objects.create(
+        request=request,
+        kind=kind,
+        actor=actor,
+        message=message,
+        public=public,
+        notify=NotifyState.PENDING if notify else NotifyState.NONE,
+    )
+    if notify:
+        transaction.on_commit(lambda: enqueue_notification(event.pk))
+    return event
+
+
+def enqueue_notification(event_id: int) -> None:
+    """Hand the email to Celery; if the broker is unreachable the outbox row stays pending and
+    the beat task sends it later."""
+    from .tasks import send_event_email
+
+    try:
+        send_event_email.delay(event_id)
+    except Exception:  # the broker is down: the outbox keeps the email for the next flush
+        logger.warning("Broker unreachable; email for event %s left in the outbox", event_id)
+
+
+def request_submit(
+    *,
+    actor: User,
+    service_type: ServiceType,
+    description: str,
+    contact_name: str,
+    contact_email: str,
+    contact_phone: str = "",
+    amount_minor: int | None = None,
+    submission_token: uuid.UUID | None = None,
+) -> tuple[ServiceRequest, bool]:
+    """File a request for the signed-in `actor`. Returns the request and whether it is new.
+
+    The form's one-time `submission_token` makes a double-clicked or retried submit return the
+    request the first click made: the token is unique in the database, so the second insert
+    fails, its transaction rolls back whole (tracking number included), and the first request
+    is handed back.
+    """
+    token = submission_token or uuid.uuid4()
+    try:
+        return _submit(
+            actor=actor,
+            service_type=service_type,
+            description=description,
+            contact_name=contact_name,
+            contact_email=contact_email,
+            contact_phone=contact_phone,
+            amount_minor=amount_minor,
+            token=token,
+        ), True
+    except IntegrityError:
+        earlier = ServiceRequest.objects.filter(submission_token=token).first()
+        if earlier is None:
+            raise
+    if earlier.requester_id != actor.pk:
+        raise RequestError(ERR_NOT_ALLOWED.format(tracking_number="—"), code="forbidden")
+    return earlier, False
+
+
+@transaction.atomic
+def _submit(
+    *,
+    actor: User,
+    service_type: ServiceType,
+    description: str,
+    contact_name: str,
+    contact_email: str,
+    contact_phone: str,
+    amount_minor: int | None,
+    token: uuid.UUID,
+) -> ServiceRequest:
+    if not service_type.active:
+        raise RequestError(ERR_UNKNOWN_SERVICE, code="unknown_service")
+    request_validate_amount(service_type=service_type, amount_minor=amount_minor)
+    request_id = _reserve_request_id()
+    request = ServiceRequest(
+        id=request_id,
+        tracking_number=tracking_number_for(request_id=request_id, year=timezone.localdate().year),
+        service_type=service_type,
+        requester=actor,
+        contact_name=contact_name.strip(),
+        contact_email=contact_email.strip(),
+        contact_phone=contact_phone.strip(),
+        description=description.strip(),
+        amount_minor=amount_minor,
+        currency=service_type.currency,
+        submission_token=token,
+    )
+    # Field rules here; keys, uniqueness and check constraints are the database's to enforce.
+    request.full_clean(
+        exclude=["status", "submission_token", "service_type", "requester"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    record_history(request, actor=actor, reason="submitted")
+    request.save(force_insert=True)
+    _event(
+        request,
+        kind=EventKind.SUBMITTED,
+        actor=actor,
+        message=f"We received your request for {service_type.name}.",
+        notify=True,
+    )
+    return request
+
+
+def _is_reviewer(actor: User, request: ServiceRequest) -> bool:
+    return (
+        actor.is_active
+        and actor.is_staff
+        and actor.has_perm(REVIEW_PERMISSION, request.service_type.program)
+    )
+
+
+def _locked(request_id: int) -> ServiceRequest:
+    # Lock the request: a second click or a concurrent reviewer waits, then sees the new state.
+    return (
+        ServiceRequest.objects.select_for_update(of=("self",))
+        .select_related("service_type__program")
+        .get(pk=request_id)
+    )
+
+
+def _step(
+    *,
+    actor: User,
+    request_id: int,
+    transition: str,
+    action: str,
+    check: Callable[[User, ServiceRequest], bool] = _is_reviewer,
+) -> ServiceRequest:
+    """Lock the request, check who acts and whether the state allows `transition`, apply it."""
+    request = _locked(request_id)
+    if not check(actor, request):
+        raise RequestError(
+            ERR_NOT_ALLOWED.format(tracking_number=request.tracking_number), code="forbidden"
+        )
+    method = getattr(request, transition)
+    if not can_proceed(method):
+        raise RequestError(
+            ERR_STALE.format(
+                tracking_number=request.tracking_number,
+                status=request.get_status_display(),
+                action=action,
+            ),
+            code="stale",
+        )
+    method()
+    return request
+
+
+def _save(request: ServiceRequest, *, actor: User, reason: str) -> None:
+    record_history(request, actor=actor, reason=reason)
+    request.save()
+
+
+@transaction.atomic
+def request_assign(*, actor: User, request_id: int, assignee: User) -> ServiceRequest:
+    """Assign an open request to a staff member who reviews for its program."""
+    request = _locked(request_id)
+    if not _is_reviewer(actor, request) or not _is_reviewer(assignee, request):
+        raise RequestError(
+            ERR_NOT_ALLOWED.format(tracking_number=request.tracking_number), code="forbidden"
+        )
+    if request.status not in ("submitted", "in_review", "info_requested"):
+        raise RequestError(
+            ERR_STALE.format(
+                tracking_number=request.tracking_number,
+                status=request.get_status_display(),
+                action="assigned",
+            ),
+            code="stale",
+        )
+    if request.assignee_id == assignee.pk:
+        return request
+    request.assignee = assignee
+    _save(request, actor=actor, reason=f"assigned to {assignee.get_username()}")
+    _event(
+        request,
+        kind=EventKind.ASSIGNED,
+        actor=actor,
+        public=False,
+        message=assignee.get_full_name(),
+    )
+    return request
+
+
+@transaction.atomic
+def request_start_review(*, actor: User, request_id: int) -> ServiceRequest:
+    """A reviewer starts reviewing a new request (assigning it to themselves if unassigned)."""
+    request = _step(
+        actor=actor, request_id=request_id, transition="start_review", action="reviewed"
+    )
+    if request.assignee_id is None:
+        request.assignee = actor
+    _save(request, actor=actor, reason="review started")
+    _event(
+        request,
+        kind=EventKind.REVIEW_STARTED,
+        actor=actor,
+        message="A reviewer is looking at your request.",
+    )
+    return request
+
+
+@transaction.atomic
+def request_ask_info(*, actor: User, request_id: int, message: str) -> ServiceRequest:
+    """Ask the civilian for more information; they are emailed the question."""
+    message = (message or "").strip()
+    if not message:
+        raise RequestError(ERR_MESSAGE_REQUIRED, code="message")
+    request = _step(
+        actor=actor,
+        request_id=request_id,
+        transition="request_info",
+        action="sent back for information",
+    )
+    _save(request, actor=actor, reason="information requested")
+    _event(request, kind=EventKind.INFO_REQUESTED, actor=actor, message=message, notify=True)
+    return request
+
+
+def _is_requester(actor: User, request: ServiceRequest) -> bool:
+    return actor.is_active and request.requester_id == actor.pk
+
+
+@transaction.atomic
+def request_provide_info(*, actor: User, request_id: int, message: str) -> ServiceRequest:
+    """The civilian answers a request for information; review resumes."""
+    message = (message or "").strip()
+    if not message:
+        raise RequestError(ERR_MESSAGE_REQUIRED, code="message")
+    request = _step(
+        actor=actor,
+        request_id=request_id,
+        transition="receive_info",
+        action="answered",
+        check=_is_requester,
+    )
+    _save(request, actor=actor, reason="information provided")
+    _event(request, kind=EventKind.INFO_PROVIDED, actor=actor, message=message)
+    return request
+
+
+@transaction.atomic
+def request_recommend(*, actor: User, request_id: int, note: str = "") -> ServiceRequest:
+    """The reviewer recommends approval: an approval case opens for the program's supervisors."""
+    request = _step(
+        actor=actor, request_id=request_id, transition="recommend", action="recommended"
+    )
+    amount = ""
+    if request.amount_minor is not None:
+        amount = f" for {format_money(request.amount_minor, request.currency)}"
+    request.approval_case = governance.case_open(
+        actor=actor,
+        program=request.service_type.program,
+        subject_kind=SUBJECT_KIND,
+        subject_label=f"{request.tracking_number} · {request.service_type.name}{amount}",
+        summary=(note.strip() + "\n\n" if note.strip() else "") + request.description,
+        amount_minor=request.amount_minor,
+        currency=request.currency if request.amount_minor is not None else "",
+        maker=request.requester,
+        recommender=actor,
+    )
+    request.recommended_by = actor
+    _save(request, actor=actor, reason="recommended for approval")
+    _event(
+        request,
+        kind=EventKind.RECOMMENDED,
+        actor=actor,
+        message="Your request was reviewed and sent to a supervisor for approval.",
+    )
+    return request
+
+
+def _fund_claim(request: ServiceRequest, *, actor: User) -> None:
+    """Make the approved request's claim on its fund and move the request on accordingly."""
+    service_type = request.service_type
+    fund = service_type.fund
+    if fund is None or request.amount_minor is None:
+        raise RequestError("Only a funding request with an amount can claim funds.", code="state")
+    payee = ledger.payee_account_for(
+        actor=actor,
+        owner_kind=OwnerKind.CIVILIAN,
+        owner_ref=str(request.requester_id),
+        name=f"Payable to {request.contact_name}",
+        currency=request.currency,
+    )
+    claim = allocations.claim_submit(
+        actor=actor,
+        fund=fund,
+        reference=request.tracking_number,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        payee_account=payee,
+    )
+    request.claim = claim
+    if claim.status == ClaimStatus.GRANTED:
+        request.fund()
+        kind, message = (
+            EventKind.FUNDED,
+            (
+                f"{format_money(claim.granted_minor, claim.currency)} is reserved for you. "
+                "You will be told when it is paid."
+            ),
+        )
+    else:
+        request.wait_for_funds()
+        kind, message = (
+            EventKind.AWAITING_FUNDS,
+            (
+                "Your request is approved. The program's fund cannot cover it yet; it will be paid "
+                "in turn as funds arrive."
+            ),
+        )
+    _save(request, actor=actor, reason=kind)
+    _event(request, kind=kind, actor=actor, message=message, notify=True)
+
+
+def request_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> None:
+    """Governance's final decision on a request's case (runs inside the decision's transaction)."""
+    request = (
+        ServiceRequest.objects.select_for_update(of=("self",))
+        .select_related("service_type__fund")
+        .get(approval_case=case)
+    )
+    if decision.outcome == Outcome.REJECT:
+        request.reject()
+        _save(request, actor=actor, reason="rejected")
+        _event(request, kind=EventKind.REJECTED, actor=actor, message=decision.reason, notify=True)
+        return
+    request.approve()
+    _save(request, actor=actor, reason="approved")
+    if request.service_type.is_funding:
+        _event(request, kind=EventKind.APPROVED, actor=actor, message="Your request was approved.")
+        _fund_claim(request, actor=actor)
+    else:
+        _event(
+            request,
+            kind=EventKind.APPROVED,
+            actor=actor,
+            message="Your request was approved. Staff will now carry it out.",
+            notify=True,
+        )
+
+
+@transaction.atomic
+def request_fulfil(*, actor: User, request_id: int) -> ServiceRequest:
+    """Staff mark the request fulfilled; for a funded request the obligation is posted."""
+    request = _step(actor=actor, request_id=request_id, transition="fulfil", action="fulfilled")
+    message = "Your request has been fulfilled."
+    if request.claim_id is not None:
+        claim = allocations.claim_pay(actor=actor, claim_id=request.claim_id)
+        message = f"{format_money(claim.granted_minor, claim.currency)} has been paid to you."
+    _save(request, actor=actor, reason="fulfilled")
+    _event(request, kind=EventKind.FULFILLED, actor=actor, message=message, notify=True)
+    return request
+
+
+@transaction.atomic
+def requests_fund_waiting(*, actor: User, fund_id: int) -> list[ServiceRequest]:
+    """Grant the fund's waiting claims in turn and move their requests to funded. Finance
+    officers only (`allocations.grant_claims`)."""
+    if not actor.is_active or not actor.has_perm(GRANT_CLAIMS_PERMISSION):
+        raise RequestError(ERR_NO_GRANT, code="forbidden")
+    fund = Fund.objects.get(pk=fund_id)
+    moved = []
+    granted = allocations.claims_grant_waiting(actor=actor, fund=fund)
+    # Lock the requests of the granted claims (one query): a concurrent step on one of them
+    # waits, then finds it funded.
+    requests = {
+        r.claim_id: r for r in ServiceRequest.objects.select_for_update().filter(claim__in=granted)
+    }
+    for claim in granted:
+        request = requests[claim.pk]
+        request.funds_arrived()
+        _save(request, actor=actor, reason="funded")
+        _event(
+            request,
+            kind=EventKind.FUNDED,
+            actor=actor,
+            message=(
+                f"{format_money(claim.granted_minor, claim.currency)} is now reserved for you."
+            ),
+            notify=True,
+        )
+        moved.append(request)
+    return moved

@@ -1,0 +1,71 @@
+"""Walk requests to a given point through the real services (for arranging tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from governance.models import ApprovalCase
+from service_requests import services
+from service_requests.models import ServiceRequest
+
+
+def submitted(
+    civilian: Any, service_type: Any, *, amount_minor: int | None = None
+) -> ServiceRequest:
+    request, _ = services.request_submit(
+        actor=civilian,
+        service_type=service_type,
+        description="Two months behind on rent after my hours were cut.",
+        contact_name=civilian.get_full_name() or civilian.username,
+        contact_email=civilian.email,
+        amount_minor=amount_minor,
+    )
+    return request
+
+
+def pending_approval(
+    civilian: Any, reviewer: Any, service_type: Any, *, amount_minor: int | None = None
+) -> tuple[ServiceRequest, ApprovalCase]:
+    request = submitted(civilian, service_type, amount_minor=amount_minor)
+    services.request_start_review(actor=reviewer, request_id=request.pk)
+    request = services.request_recommend(actor=reviewer, request_id=request.pk)
+    assert request.approval_case is not None
+    return request, request.approval_case
+
+
+def status_of(request: ServiceRequest) -> str:
+    """The stored status (the FSM field is protected, so no refresh_from_db)."""
+    return ServiceRequest.objects.values_list("status", flat=True).get(pk=request.pk)
+
+
+def ledger_account(actor: Any, code: str, *, currency: str = "USD", limited: bool = False) -> Any:
+    """A bureau ledger account; `limited` accounts may not pay out more than they received."""
+    from ledger import services as ledger
+    from ledger.models import AccountType, OwnerKind
+
+    return ledger.account_open(
+        actor=actor,
+        code=code,
+        name=code.title(),
+        type=AccountType.LIABILITY,
+        currency=currency,
+        owner_kind=OwnerKind.BUREAU,
+        debits_must_not_exceed_credits=limited,
+    )
+
+
+def move(
+    actor: Any, key: str, debit: Any, credit: Any, amount_minor: Any, *, pending: bool = False
+) -> Any:
+    """A USD transfer from `debit` to `credit` under idempotency key `key`."""
+    from ledger import services as ledger
+
+    return ledger.transfer_create(
+        actor=actor,
+        idempotency_key=key,
+        debit_account_id=debit.pk,
+        credit_account_id=credit.pk,
+        amount_minor=amount_minor,
+        currency="USD",
+        pending=pending,
+    )

@@ -1,0 +1,154 @@
+"""Personas and the bureau they work in, shared by every test.
+
+Two programs: housing (with a funded service type and a plain one) and business (one service
+type). The reviewer and supervisor hold their authority on housing only; `outsider_reviewer`
+reviews business. A superuser-free world: every right is explicit.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import connection
+from guardian.shortcuts import assign_perm
+
+from allocations import services as allocations
+from hms_portal import roles
+from hms_portal.audit import system_user
+from tests.factories import ProgramFactory, ServiceTypeFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct-horse-battery"
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skip locally when a service is missing; in CI a missing service fails the run."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not configured", pytrace=False)
+    pytest.skip(f"{what} is not configured (set it to run this test)")
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture
+def require_redis() -> None:
+    require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
+
+
+def _person(username: str, role: str | None, *, staff: bool = False):  # type: ignore[no-untyped-def]
+    if role and not Group.objects.filter(name=role).exists():
+        # A transactional test's flush empties the tables the data migration filled.
+        roles.sync_roles(django_apps)
+    user = UserFactory(username=username, is_staff=staff, roles=[role] if role else [])
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+@pytest.fixture
+def actor(db):  # type: ignore[no-untyped-def]
+    return system_user()
+
+
+@pytest.fixture
+def housing(db):  # type: ignore[no-untyped-def]
+    return ProgramFactory(code="housing", name="Housing Stability")
+
+
+@pytest.fixture
+def business(db):  # type: ignore[no-untyped-def]
+    return ProgramFactory(code="business", name="Small Business Recovery")
+
+
+@pytest.fixture
+def rent_fund(housing, actor):  # type: ignore[no-untyped-def]
+    """The housing fund, holding 10,000.00 USD."""
+    fund = allocations.fund_open(
+        actor=actor, program=housing, code="rent-relief", name="Rent relief"
+    )
+    allocations.fund_credit(
+        actor=actor, fund=fund, amount_minor=1_000_000, idempotency_key="seed-rent"
+    )
+    return fund
+
+
+@pytest.fixture
+def rent_help(housing, rent_fund):  # type: ignore[no-untyped-def]
+    """A funding service type: pays up to 5,000.00 out of the rent fund."""
+    return ServiceTypeFactory(
+        code="rent-help",
+        name="Emergency rent help",
+        program=housing,
+        fund=rent_fund,
+        max_amount_minor=500_000,
+    )
+
+
+@pytest.fixture
+def inspection(housing):  # type: ignore[no-untyped-def]
+    """A service type that pays nothing out."""
+    return ServiceTypeFactory(code="inspection", name="Home safety inspection", program=housing)
+
+
+@pytest.fixture
+def permit_help(business):  # type: ignore[no-untyped-def]
+    return ServiceTypeFactory(code="permit-help", name="Permit guidance", program=business)
+
+
+@pytest.fixture
+def civilian(db):  # type: ignore[no-untyped-def]
+    return _person("alice", roles.CIVILIAN)
+
+
+@pytest.fixture
+def other_civilian(db):  # type: ignore[no-untyped-def]
+    return _person("bob", roles.CIVILIAN)
+
+
+@pytest.fixture
+def reviewer(housing):  # type: ignore[no-untyped-def]
+    user = _person("rita", roles.REVIEWER, staff=True)
+    assign_perm("governance.review_program", user, housing)
+    return user
+
+
+@pytest.fixture
+def outsider_reviewer(business):  # type: ignore[no-untyped-def]
+    user = _person("oscar", roles.REVIEWER, staff=True)
+    assign_perm("governance.review_program", user, business)
+    return user
+
+
+@pytest.fixture
+def supervisor(housing):  # type: ignore[no-untyped-def]
+    user = _person("sam", roles.SUPERVISOR, staff=True)
+    assign_perm("governance.review_program", user, housing)
+    assign_perm("governance.decide_program", user, housing)
+    return user
+
+
+@pytest.fixture
+def outsider_supervisor(business):  # type: ignore[no-untyped-def]
+    """A supervisor whose authority is on another program."""
+    user = _person("olga", roles.SUPERVISOR, staff=True)
+    assign_perm("governance.decide_program", user, business)
+    return user
+
+
+@pytest.fixture
+def finance_officer(db):  # type: ignore[no-untyped-def]
+    return _person("fiona", roles.FINANCE_OFFICER, staff=True)
+
+
+@pytest.fixture
+def auditor(db):  # type: ignore[no-untyped-def]
+    return _person("audrey", roles.AUDITOR, staff=True)

@@ -1,0 +1,154 @@
+"""Browser fixtures: Debian's chromium driven by Playwright against pytest-django's live server.
+
+The live server runs in a thread of this process while Playwright's sync API keeps an event loop
+running, so Django's async-safety check is switched off while the browser is open. The front-end
+assets must be built first (`npm ci && npm run build`; `make test` does it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from hms_portal.roles import sync_roles
+from tests.conftest import PASSWORD, require_service
+
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+CHROMIUM = Path(os.environ.get("HMS_E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+USWDS_CSS = Path(settings.BASE_DIR) / "static" / "vendor" / "uswds" / "css" / "uswds.min.css"
+# USWDS's primary blue (#005ea2), the background of a default `.usa-button`.
+USWDS_PRIMARY = "rgb(0, 94, 162)"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for the session; never a browser downloaded by Playwright."""
+    require_service(CHROMIUM.exists(), f"Chromium ({CHROMIUM})")
+    require_service(USWDS_CSS.exists(), "Built front-end assets (npm ci && npm run build)")
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield launched
+            launched.close()
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
+
+
+@pytest.fixture(autouse=True)
+def _roles(transactional_db: None) -> None:
+    """Live-server tests are transactional: each one empties the tables, groups included, so
+    the role groups the data migration made are put back before the personas are created."""
+    sync_roles(django_apps)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where page screenshots go: `HMS_E2E_SCREENSHOTS` if set, else a pytest temp dir."""
+    chosen = os.environ.get("HMS_E2E_SCREENSHOTS")
+    if chosen:
+        path = Path(chosen)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _new_page(browser: Browser, base_url: str, *, javascript: bool = True) -> Page:
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 1280, "height": 900},
+        java_script_enabled=javascript,
+        locale="en-US",
+    )
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: Any) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the live server."""
+    opened = _new_page(browser, live_server.url)
+    yield opened
+    opened.context.close()
+
+
+@pytest.fixture
+def page_without_js(browser: Browser, live_server: Any) -> Iterator[Page]:
+    """The same, with JavaScript switched off: the forms must still work."""
+    opened = _new_page(browser, live_server.url, javascript=False)
+    yield opened
+    opened.context.close()
+
+
+@pytest.fixture
+def sign_in() -> Callable[[Page, Any], None]:
+    """Sign `user` in through allauth's sign-in form, as a person would."""
+
+    def _sign_in(page: Page, user: Any) -> None:
+        page.goto("/accounts/login/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.locator("main").get_by_role("button", name="Sign In").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    return _sign_in
+
+
+@pytest.fixture
+def sign_out() -> Callable[[Page], None]:
+    """Sign out with the header's button (allauth signs out on POST only)."""
+
+    def _sign_out(page: Page) -> None:
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+    return _sign_out
+
+
+@pytest.fixture
+def shoot(screenshot_dir: Path) -> Callable[[Page, str], Path]:
+    """Save a full-page screenshot named after the page, after checking USWDS styled it."""
+
+    def _shoot(page: Page, name: str) -> Path:
+        assert_uswds_styled(page)
+        path = screenshot_dir / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shoot
+
+
+def assert_uswds_styled(page: Page) -> None:
+    """USWDS's stylesheet loaded and applies: the banner and a primary button look like USWDS."""
+    expect(page.locator(".usa-banner")).to_be_visible()
+    font = page.evaluate("getComputedStyle(document.querySelector('.usa-banner')).fontFamily")
+    assert "Source Sans Pro Web" in font, font
+    colour = page.evaluate(
+        "(() => { const b = document.createElement('button'); b.className = 'usa-button';"
+        " document.body.appendChild(b); const c = getComputedStyle(b).backgroundColor;"
+        " b.remove(); return c; })()"
+    )
+    assert colour == USWDS_PRIMARY, colour
