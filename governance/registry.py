@@ -1,7 +1,14 @@
-"""The one place a final decision reaches the app that owns the subject.
+"""The one place a final outcome reaches the app that owns the subject.
 
 Subject apps register a handler per subject kind in their `AppConfig.ready()`. The handler runs
 inside the decision's transaction: if it refuses (raises), the decision is not recorded either.
+
+It is called once per case, with `decision.outcome` one of:
+- `approve`: the last applicable step was approved (earlier steps' approvals do not call it);
+- `reject`: final, with the decider's reason;
+- `return`: sent back to review with a reason; a new recommendation opens a new case;
+- `recall`: the maker withdrew the case before any decision (`decision.decided_by` is the maker).
+`decision.on_behalf_of` names the delegator when a delegate decided.
 """
 
 from __future__ import annotations

@@ -1,16 +1,40 @@
-"""Read-only queries for governance, always scoped to the user asking."""
+"""Read-only queries for governance, always scoped to the user asking.
+
+The inbox runs a fixed number of queries whatever the number of cases: the user's and their
+delegators' authority (programs, groups) is read in four small queries, turned into one
+`WHERE` clause, and the page of cases is one query plus its count.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from .models import DECIDE_PERMISSION, REVIEW_PERMISSION, ApprovalCase, CaseStatus, Program
+from .models import (
+    DECIDE_PERMISSION,
+    REVIEW_PERMISSION,
+    ApprovalCase,
+    ApproverKind,
+    CaseStatus,
+    Decision,
+    Delegation,
+    Program,
+    ProgramGroupObjectPermission,
+    ProgramUserObjectPermission,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+
+_DECIDE_CODENAME = DECIDE_PERMISSION.split(".")[1]
 
 
 def programs_for(*, user: User | AnonymousUser, permission: str) -> QuerySet[Program]:
@@ -32,25 +56,374 @@ def programs_decided_by(*, user: User | AnonymousUser) -> QuerySet[Program]:
     return programs_for(user=user, permission=DECIDE_PERMISSION)
 
 
-def case_inbox(
-    *, user: User | AnonymousUser, include_closed: bool = False
-) -> QuerySet[ApprovalCase]:
-    """Cases in the programs `user` may decide, leaving out those they made or recommended."""
-    cases = (
-        ApprovalCase.objects.filter(program__in=programs_decided_by(user=user))
-        .exclude(Q(maker=user) | Q(recommender=user))
-        .select_related("program", "maker", "recommender")
+@dataclass
+class AuthorityMap:
+    """Who holds what, read once: decide-permission programs and groups per person."""
+
+    programs: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    groups: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    superusers: set[int] = field(default_factory=set)
+    # Open cases each person already decided on (a short list: steps in progress).
+    decided: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+def _authority_map(people: list[User]) -> AuthorityMap:
+    """Four queries: memberships, direct and group decide permissions, and the open cases
+    these people already decided on."""
+    result = AuthorityMap()
+    ids = [p.pk for p in people]
+    result.superusers = {p.pk for p in people if p.is_superuser}
+    membership = get_user_model().groups.through.objects.filter(user_id__in=ids)
+    for user_id, group_id in membership.values_list("user_id", "group_id"):
+        result.groups[user_id].add(group_id)
+    for user_id, program_id in ProgramUserObjectPermission.objects.filter(
+        user_id__in=ids, permission__codename=_DECIDE_CODENAME
+    ).values_list("user_id", "content_object_id"):
+        result.programs[user_id].add(program_id)
+    all_groups = set().union(*result.groups.values()) if result.groups else set()
+    by_group: dict[int, set[int]] = defaultdict(set)
+    if all_groups:
+        for group_id, program_id in ProgramGroupObjectPermission.objects.filter(
+            group_id__in=all_groups, permission__codename=_DECIDE_CODENAME
+        ).values_list("group_id", "content_object_id"):
+            by_group[group_id].add(program_id)
+    for user_id, groups in result.groups.items():
+        for group_id in groups:
+            result.programs[user_id] |= by_group[group_id]
+    decided = Decision.objects.filter(case__status=CaseStatus.OPEN).filter(
+        Q(decided_by_id__in=ids) | Q(on_behalf_of_id__in=ids)
     )
-    if not include_closed:
-        cases = cases.filter(status=CaseStatus.OPEN)
-    return cases.order_by("opened_at", "pk")
+    for case_id, by, behalf in decided.values_list("case_id", "decided_by_id", "on_behalf_of_id"):
+        for person in (by, behalf):
+            if person in ids:
+                result.decided[person].add(case_id)
+    return result
 
 
-def case_for_decider(*, user: User | AnonymousUser, case_id: int) -> ApprovalCase | None:
-    """The case if `user` may see it in the workflow screens (any status), else None."""
+def _step_authority_q(person_id: int, authority: AuthorityMap) -> Q:
+    """Cases whose open step `person_id` holds in their own right."""
+    groups = authority.groups.get(person_id, set())
+    if person_id in authority.superusers:
+        return Q(current_step__isnull=False) | Q(current_step__isnull=True)
+    programs = authority.programs.get(person_id, set())
     return (
-        ApprovalCase.objects.filter(pk=case_id, program__in=programs_decided_by(user=user))
-        .select_related("program", "maker", "recommender")
-        .prefetch_related("decisions__decided_by")
+        Q(current_step__step__approver_kind=ApproverKind.PROGRAM, program_id__in=programs)
+        | Q(
+            current_step__step__approver_kind=ApproverKind.GROUP,
+            current_step__step__group_id__in=groups,
+        )
+        | Q(current_step__isnull=True, program_id__in=programs)
+    )
+
+
+def _decided_by(person_id: int, authority: AuthorityMap) -> Q:
+    """Cases `person_id` already decided on, in person or through a delegate."""
+    return Q(pk__in=sorted(authority.decided.get(person_id, set())))
+
+
+def _delegation_q(delegation: Delegation, authority: AuthorityMap) -> Q:
+    """Cases `delegation` lets its delegate decide now (scope, ceiling, the delegator's own
+    authority on the open step, and the delegator's separation of duties)."""
+    q = Q(program_id=delegation.program_id)
+    if delegation.subject_kind:
+        q &= Q(subject_kind=delegation.subject_kind)
+    if delegation.scope_key:
+        q &= Q(scope_key=delegation.scope_key)
+    if delegation.step_order is not None:
+        q &= Q(current_step__order=delegation.step_order)
+    q &= Q(amount_minor__isnull=True) | (
+        Q(amount_minor__lte=delegation.ceiling_minor)
+        & (Q(currency=delegation.currency) | Q(currency=""))
+    )
+    delegator = delegation.delegator_id
+    q &= _step_authority_q(delegator, authority)
+    q &= ~Q(maker_id=delegator) & ~Q(recommender_id=delegator) & ~_decided_by(delegator, authority)
+    return q
+
+
+@dataclass
+class InboxFilters:
+    program: int | None = None
+    step: int | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    sort: str = "due"
+
+
+SORTS = {
+    "due": ("overdue_rank", F("due_at").asc(nulls_last=True), "opened_at", "pk"),
+    "-due": (F("due_at").desc(nulls_last=True), "-opened_at", "-pk"),
+    "amount": (F("amount_minor").asc(nulls_first=True), "opened_at", "pk"),
+    "-amount": (F("amount_minor").desc(nulls_last=True), "opened_at", "pk"),
+    "opened": ("opened_at", "pk"),
+}
+
+
+@dataclass
+class Inbox:
+    """The cases a user may decide now, and what the page needs to show them."""
+
+    cases: QuerySet[ApprovalCase]
+    delegations: list[Delegation]
+    authority: AuthorityMap
+    user_id: int
+    programs: list[int]
+
+    def page(self, offset: int, size: int, now: datetime) -> tuple[list[ApprovalCase], int]:
+        """One page of the inbox in two queries: the ordered ids first (a narrow sort of the
+        matching rows, no joins for display), then those rows with what the page shows."""
+        return page_of(self.cases, offset, size, now)
+
+    def via(self, case: ApprovalCase) -> Delegation | None:
+        """The delegation the user would decide `case` under (None: own authority)."""
+        if _own_in_python(self.user_id, case, self.authority):
+            return None
+        order = case.current_step.order if case.current_step else None
+        for delegation in self.delegations:
+            if delegation.covers(case, order) and delegation.within_ceiling(case):
+                return delegation
+        return None
+
+
+def page_of(
+    cases: QuerySet[ApprovalCase], offset: int, size: int, now: datetime
+) -> tuple[list[ApprovalCase], int]:
+    """The page of `cases` (ordered) at `offset` and the number of cases in all.
+
+    Two queries: the ordered ids with the total as a window count (a narrow sort, no joins
+    for display, the filter evaluated once), then those rows with what the page shows. Each
+    row carries `overdue_rank` (0: an open case past its due time). Past the last page the
+    total is counted apart (one more query).
+    """
+    found = list(
+        cases.annotate(total=Window(Count("pk"))).values_list("pk", "total")[offset : offset + size]
+    )
+    ids = [pk for pk, _ in found]
+    total = found[0][1] if found else (cases.count() if offset else 0)
+    rows = (
+        ApprovalCase.objects.filter(pk__in=ids)
+        .select_related("program", "maker", "recommender", "current_step__step__group")
+        .in_bulk()
+    )
+    page = [rows[pk] for pk in ids if pk in rows]
+    for case in page:
+        late = case.status == CaseStatus.OPEN and case.due_at is not None and case.due_at <= now
+        case.overdue_rank = 0 if late else 1  # type: ignore[attr-defined]
+    return page, total
+
+
+def _own_in_python(user_id: int, case: ApprovalCase, authority: AuthorityMap) -> bool:
+    if user_id in authority.superusers:
+        return True
+    step = case.current_step.step if case.current_step is not None else None
+    if step is None or step.approver_kind == ApproverKind.PROGRAM:
+        return case.program_id in authority.programs.get(user_id, set())
+    groups = authority.groups.get(user_id, set())
+    if step.group_id in groups:
+        return True
+    return case.current_step.escalated_at is not None and step.escalate_to_id in groups  # type: ignore[union-attr]
+
+
+def case_inbox(
+    *,
+    user: User | AnonymousUser,
+    filters: InboxFilters | None = None,
+    now: datetime | None = None,
+) -> Inbox:
+    """Open cases whose current step `user` may decide now: in their own right, as members of
+    the group an overdue step escalated to, or under an active, granted delegation. Cases they
+    made, recommended or already decided on are left out. Overdue first by default."""
+    filters = filters or InboxFilters()
+    now = now or timezone.now()
+    if not user.is_authenticated or not user.is_active:
+        return Inbox(ApprovalCase.objects.none(), [], AuthorityMap(), 0, [])
+    delegations = list(
+        Delegation.objects.filter(
+            delegate=user,
+            permission_granted=True,
+            revoked_at__isnull=True,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            delegator__is_active=True,
+        ).select_related("delegator", "program")
+    )
+    people = [user, *{d.delegator_id: d.delegator for d in delegations}.values()]
+    authority = _authority_map(people)  # type: ignore[arg-type]
+    user_groups = authority.groups.get(user.pk, set())
+    mine = _step_authority_q(user.pk, authority) | Q(
+        current_step__escalated_at__isnull=False,
+        current_step__step__escalate_to_id__in=user_groups,
+    )
+    for delegation in delegations:
+        mine |= _delegation_q(delegation, authority)
+    cases = (
+        ApprovalCase.objects.filter(status=CaseStatus.OPEN)
+        .filter(mine)
+        .exclude(Q(maker_id=user.pk) | Q(recommender_id=user.pk))
+        .exclude(_decided_by(user.pk, authority))
+    )
+    if filters.program:
+        cases = cases.filter(program_id=filters.program)
+    if filters.step:
+        cases = cases.filter(current_step__order=filters.step)
+    if filters.amount_min is not None:
+        cases = cases.filter(amount_minor__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        cases = cases.filter(amount_minor__lte=filters.amount_max)
+    cases = cases.annotate(
+        overdue_rank=Case(
+            When(due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+    )
+    cases = cases.order_by(*SORTS.get(filters.sort, SORTS["due"]))
+    programs = sorted(authority.programs.get(user.pk, set()) | {d.program_id for d in delegations})
+    return Inbox(cases, delegations, authority, user.pk, programs)
+
+
+def cases_in_scope(
+    *, user: User | AnonymousUser, inbox: Inbox, filters: InboxFilters, now: datetime
+) -> QuerySet[ApprovalCase]:
+    """Every case, decided ones included, of the programs the user decides in (in their own
+    right or under a delegation), less those they made or recommended: the inbox's "show
+    decided cases too"."""
+    cases = ApprovalCase.objects.filter(program_id__in=inbox.programs).exclude(
+        Q(maker_id=user.pk) | Q(recommender_id=user.pk)
+    )
+    if filters.program:
+        cases = cases.filter(program_id=filters.program)
+    if filters.step:
+        cases = cases.filter(current_step__order=filters.step)
+    if filters.amount_min is not None:
+        cases = cases.filter(amount_minor__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        cases = cases.filter(amount_minor__lte=filters.amount_max)
+    return cases.annotate(
+        overdue_rank=Case(
+            When(status=CaseStatus.OPEN, due_at__lte=now, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+    ).order_by("-opened_at", "-pk")
+
+
+def case_for_viewer(*, user: User | AnonymousUser, case_id: int) -> ApprovalCase | None:
+    """The case if `user` may see it in the workflow screens (any status), else None: staff
+    who may decide in its program (own authority, a delegation, or a group named by its
+    policy's steps) and its maker. Outsiders are not shown it (a recommender without
+    authority included); a decider who may not decide this one sees why."""
+    if not user.is_authenticated or not user.is_active or not user.is_staff:
+        return None
+    case = (
+        ApprovalCase.objects.filter(pk=case_id)
+        .select_related("program", "maker", "recommender", "policy", "current_step__step")
         .first()
     )
+    if case is None:
+        return None
+    if user.is_superuser or case.maker_id == user.pk:
+        return case
+    if user.has_perm(DECIDE_PERMISSION, case.program):
+        return case
+    if Delegation.objects.filter(delegate=user, program_id=case.program_id).exists():
+        return case
+    if case.policy_id is not None:
+        groups = set(user.groups.values_list("pk", flat=True))
+        named = set()
+        for group_id, escalate_id in case.policy.steps.values_list("group_id", "escalate_to_id"):  # type: ignore[union-attr]
+            named |= {group_id, escalate_id}
+        if groups & named:
+            return case
+    return None
+
+
+def case_timeline(case: ApprovalCase) -> QuerySet:  # type: ignore[type-arg]
+    """Everything that happened to the case, oldest first."""
+    return case.events.select_related(
+        "actor",
+        "decision__decided_by",
+        "decision__on_behalf_of",
+        "decision__delegation",
+        "case_step__step",
+    ).order_by("created_at", "pk")
+
+
+def delegations_for(*, user: User) -> tuple[QuerySet[Delegation], QuerySet[Delegation]]:
+    """The delegations `user` gave and received (all of them, for administrators: given)."""
+    base = Delegation.objects.select_related("delegator", "delegate", "program", "revoked_by")
+    given = base.all() if user.is_superuser else base.filter(delegator=user)
+    received = base.filter(delegate=user)
+    return given.order_by("-starts_at", "-pk"), received.order_by("-starts_at", "-pk")
+
+
+@dataclass(frozen=True)
+class AuthorityRow:
+    program: str
+    person: str
+    permission: str
+    via: str
+
+
+def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
+    """Who could decide (or review) what on `moment`, and through what: rebuilt from the
+    history of the program permissions (user and group grants) and of the delegations.
+
+    Group membership has no history in Django: a group grant lists the group's members of
+    today, marked as such.
+    """
+    programs = dict(Program.objects.values_list("pk", "name"))
+    users = {u.pk: u for u in get_user_model().objects.all()}
+
+    def name(user_id: int | None) -> str:
+        user = users.get(user_id)  # type: ignore[arg-type]
+        if user is None:
+            return f"user #{user_id}"
+        return user.get_full_name() or user.get_username()
+
+    rows: list[AuthorityRow] = []
+    for grant in ProgramUserObjectPermission.history.as_of(moment).select_related("permission"):
+        rows.append(
+            AuthorityRow(
+                programs.get(grant.content_object_id, "?"),
+                name(grant.user_id),
+                grant.permission.name,
+                "direct grant",
+            )
+        )
+    group_names = dict(Group.objects.values_list("pk", "name"))
+    for grant in ProgramGroupObjectPermission.history.as_of(moment).select_related("permission"):
+        group = Group.objects.filter(pk=grant.group_id).first()
+        members = list(group.user_set.all()) if group else []
+        for member in members:
+            rows.append(
+                AuthorityRow(
+                    programs.get(grant.content_object_id, "?"),
+                    name(member.pk),
+                    grant.permission.name,
+                    f"group “{group_names.get(grant.group_id, '?')}” (today's members)",
+                )
+            )
+    for delegation in Delegation.history.as_of(moment):
+        active = (
+            delegation.revoked_at is None or delegation.revoked_at > moment
+        ) and delegation.starts_at <= moment < delegation.ends_at
+        if not active:
+            continue
+        scope = ", ".join(
+            part
+            for part in (
+                delegation.subject_kind or "any subject",
+                delegation.scope_key or "any scope",
+                f"step {delegation.step_order}" if delegation.step_order else "any step",
+                f"up to {delegation.ceiling_minor} minor units {delegation.currency}",
+            )
+        )
+        rows.append(
+            AuthorityRow(
+                programs.get(delegation.program_id, "?"),
+                name(delegation.delegate_id),
+                "Decide approval cases of the program under delegation",
+                f"delegation #{delegation.id} from {name(delegation.delegator_id)} ({scope})",
+            )
+        )
+    rows.sort(key=lambda r: (r.program, r.person, r.permission, r.via))
+    return rows

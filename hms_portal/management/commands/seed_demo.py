@@ -177,6 +177,18 @@ class Command(BaseCommand):
             )
             programs[code] = program
         for program in programs.values():
+            # One supervisor decides, within three days (else escalated to the administrators).
+            if not program.policies.filter(code=f"{program.code}-default").exists():
+                governance.policy_create(
+                    actor=system,
+                    program=program,
+                    code=f"{program.code}-default",
+                    name=f"{program.name}: one supervisor",
+                    steps=[
+                        governance.StepSpec(name="Supervisor", sla_hours=72, reason_on_approve=True)
+                    ],
+                    activate=True,
+                )
             assign_perm(REVIEW_PERMISSION, users["reviewer"], program)
             assign_perm(REVIEW_PERMISSION, users["supervisor"], program)
             assign_perm(DECIDE_PERMISSION, users["supervisor"], program)

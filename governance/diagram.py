@@ -1,0 +1,73 @@
+"""A case's policy as Mermaid flowchart source, with the current step highlighted.
+
+The source is rendered inside `<pre class="mermaid">`: readable as text without the Mermaid
+script, drawn as a diagram once the script is on the page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hms_portal.templatetags.money import money
+
+from .models import CaseStatus, CaseStepStatus
+
+if TYPE_CHECKING:
+    from .models import ApprovalCase, CaseStep
+
+_CLASSES = {
+    CaseStepStatus.OPEN: "current",
+    CaseStepStatus.APPROVED: "done",
+    CaseStepStatus.SKIPPED: "skipped",
+    CaseStepStatus.CLOSED: "ended",
+    CaseStepStatus.PENDING: "pending",
+}
+
+
+def _label(text: str) -> str:
+    """Mermaid's quoted label, with the characters that would end it escaped."""
+    return text.replace('"', "#quot;").replace("\n", " ")
+
+
+def case_flowchart(case: ApprovalCase, steps: list[CaseStep]) -> str:
+    """`flowchart LR` of the case's steps: done in green, the current one highlighted,
+    skipped ones dashed, and the outcome at the end."""
+    lines = ["flowchart LR", '  start(["Opened"])']
+    previous = "start"
+    for case_step in steps:
+        step = case_step.step
+        node = f"s{case_step.order}"
+        details = [step.mode_label, step.who]
+        if step.threshold_minor is not None:
+            details.append(f"above {money(step.threshold_minor, case.currency or 'USD')}")
+        if step.sla_hours:
+            details.append(f"{step.sla_hours} h")
+        text = f"{case_step.order}. {step.name}<br/>{' · '.join(details)}"
+        if case_step.status == CaseStepStatus.OPEN and case_step.required_approvals > 1:
+            text += f"<br/>{case_step.approvals} of {case_step.required_approvals} approvals"
+        lines.append(f'  {node}["{_label(text)}"]')
+        arrow = "-.->" if case_step.status == CaseStepStatus.SKIPPED else "-->"
+        lines.append(f"  {previous} {arrow} {node}")
+        previous = node
+    end = {
+        CaseStatus.APPROVED: "Approved",
+        CaseStatus.REJECTED: "Rejected",
+        CaseStatus.RETURNED: "Returned to review",
+        CaseStatus.RECALLED: "Recalled",
+    }.get(CaseStatus(case.status), "Approved")
+    lines.append(f'  finish(["{end}"])')
+    lines.append(f"  {previous} --> finish")
+    lines += [
+        "  classDef current fill:#ffbe2e,stroke:#936f38,stroke-width:3px",
+        "  classDef done fill:#b8f2be,stroke:#00a91c",
+        "  classDef skipped fill:#f0f0f0,stroke:#a9aeb1,stroke-dasharray:4 4,color:#71767a",
+        "  classDef ended fill:#f8dfe2,stroke:#b50909",
+        "  classDef pending fill:#ffffff,stroke:#565c65",
+    ]
+    for case_step in steps:
+        lines.append(f"  class s{case_step.order} {_CLASSES[CaseStepStatus(case_step.status)]}")
+    if case.status in (CaseStatus.APPROVED,):
+        lines.append("  class finish done")
+    elif case.status in (CaseStatus.REJECTED, CaseStatus.RETURNED, CaseStatus.RECALLED):
+        lines.append("  class finish ended")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Every change in governance, one transaction each, with the acting user.
+
+- `cases`: open a case under its policy, decide its steps, recall it, unblock it;
+- `policies`: draft, version, activate and match approval policies;
+- `delegations`: give and revoke delegations, keep their guardian permission in step;
+- `escalation`: warn before deadlines and escalate overdue steps.
+
+Other apps call `governance.services.case_open(...)` and register a handler in
+`governance.registry`; everything they need is importable from here.
+"""
+
+from __future__ import annotations
+
+from .authority import Authority, holds_step_authority, resolve_authority
+from .cases import (
+    case_apply_policy,
+    case_decide,
+    case_open,
+    case_recall,
+    case_validate_decider,
+    case_validate_reason,
+)
+from .delegations import (
+    delegation_create,
+    delegation_revoke,
+    delegation_validate,
+    delegations_sync,
+)
+from .errors import *  # noqa: F403 (the refusal messages are part of this module's interface)
+from .errors import GovernanceError
+from .escalation import steps_warn_and_escalate
+from .policies import (
+    StepSpec,
+    policy_activate,
+    policy_create,
+    policy_for_case,
+    policy_new_version,
+    policy_retire,
+    policy_validate_editable,
+    step_add,
+)
+
+__all__ = [
+    "Authority",
+    "GovernanceError",
+    "StepSpec",
+    "case_apply_policy",
+    "case_decide",
+    "case_open",
+    "case_recall",
+    "case_validate_decider",
+    "case_validate_reason",
+    "delegation_create",
+    "delegation_revoke",
+    "delegation_validate",
+    "delegations_sync",
+    "holds_step_authority",
+    "policy_activate",
+    "policy_create",
+    "policy_for_case",
+    "policy_new_version",
+    "policy_retire",
+    "policy_validate_editable",
+    "resolve_authority",
+    "step_add",
+    "steps_warn_and_escalate",
+]
