@@ -3,14 +3,15 @@
 Run with `uv run python -m bench bench_netting` (or `make bench`). Database:
 `BENCH_NETTING_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_netting),
 created and migrated if missing. The data set (10,000 participant accounts and 1,000,000 posted
-transfers dated 2001-01-01, chained with placeholder hashes: a bench database only) is written
-once with SQL and reused; each measured close runs in a transaction that is rolled back, so every
-run nets the same rows.
+transfers dated 2001-01-01, linked into the chain but with placeholder hashes and no postings: a
+bench database only) is written once with SQL and reused; each measured close runs in a
+transaction that is rolled back, so every run nets the same rows.
 
 Measured in the same run, best of 3 each:
 1. baseline: one plain SQL GROUP BY computing every account's net over the same rows;
-2. `ledger.clearing.cycle_close`: gathering the transfers into the cycle (1,000,000 membership
-   rows), the GROUP BY, the zero-sum check and 10,000 stored net positions.
+2. `ledger.clearing.cycle_close`: claiming the cycle's range of the transfer sequence, netting
+   it into 10,000 stored positions with one set-based statement, the zero-sum check, the cycle's
+   own row and history.
 Target: the close under 3 seconds. The ratio close/baseline is printed.
 """
 
@@ -58,22 +59,36 @@ SELECT '{PREFIX}' || lpad(g::text, 5, '0'), 'Bench participant ' || g, 'liabilit
   FROM generate_series(0, %s - 1) g
 """
 
+# Each transfer's prev_hash is the (placeholder) hash of the one before it, as the database
+# checks on insert (ledger migration 0009); the head is then moved to the last one.
+_HASH = "md5('bench-net-h' || {g}) || md5('bench-net-i' || {g})"
 TRANSFERS_SQL = f"""
 WITH p AS (
     SELECT id, (row_number() OVER (ORDER BY code) - 1)::int AS i
       FROM ledger_account WHERE code LIKE '{PREFIX}%%'
-), base AS (SELECT COALESCE(MAX(sequence), 0) AS s FROM ledger_transfer)
+), base AS (
+    SELECT COALESCE(MAX(sequence), 0) AS s,
+           COALESCE((SELECT hash FROM ledger_transfer ORDER BY sequence DESC LIMIT 1),
+                    repeat('0', 64)) AS h
+      FROM ledger_transfer
+)
 INSERT INTO ledger_transfer (sequence, idempotency_key, kind, pending_id, debit_account_id,
     credit_account_id, amount_minor, currency, expires_at, reverses_id, reference, memo,
     created_by_id, created_at, payload_digest, prev_hash, hash)
 SELECT base.s + g, 'bench-net-' || g, 'posted', NULL, d.id, c.id, 100 + g %% 100000, 'USD',
        NULL, NULL, '', '', %s, TIMESTAMPTZ '{WINDOW[0]}' + g * INTERVAL '1 millisecond',
-       md5('d' || g) || md5('e' || g), md5('p' || g) || md5('q' || g),
-       md5('bench-net-h' || g) || md5('bench-net-i' || g)
+       md5('d' || g) || md5('e' || g),
+       CASE WHEN g = 1 THEN base.h ELSE {_HASH.format(g="(g - 1)")} END,
+       {_HASH.format(g="g")}
   FROM generate_series(1::bigint, %s::bigint) g
   CROSS JOIN base
   JOIN p d ON d.i = (g * 7919) %% {PARTICIPANTS}
   JOIN p c ON c.i = ((g * 7919) %% {PARTICIPANTS} + 1 + g %% {PARTICIPANTS - 1}) %% {PARTICIPANTS}
+"""
+HEAD_SQL = """
+UPDATE ledger_ledgerhead SET (sequence, hash) = (
+    SELECT sequence, hash FROM ledger_transfer ORDER BY sequence DESC LIMIT 1
+) WHERE id = 1
 """
 
 BASELINE_SQL = """
@@ -107,6 +122,7 @@ def _dataset(actor: Any) -> None:
         if not have_accounts:
             cursor.execute(ACCOUNTS_SQL, [PARTICIPANTS])
         cursor.execute(TRANSFERS_SQL, [actor.pk, TRANSFERS])
+        cursor.execute(HEAD_SQL)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE ledger_transfer")
         cursor.execute("ANALYZE ledger_account")
@@ -177,7 +193,7 @@ def main() -> int:
     same = got == expected and sum(got.values()) == 0 and gathered == TRANSFERS
     print(f"netting {TRANSFERS:,} transfers among {PARTICIPANTS:,} participants (best of 3):")
     print(f"  baseline: plain SQL GROUP BY       {baseline:6.2f} s")
-    print(f"  cycle_close (gather + net + store) {close:6.2f} s")
+    print(f"  cycle_close (claim + net + store)  {close:6.2f} s")
     print(f"  ratio close/baseline = {close / baseline:.2f}")
     verdict = "met" if close < TARGET_SECONDS else "MISSED"
     print(f"  target < {TARGET_SECONDS:.0f} s: {verdict}")

@@ -323,6 +323,8 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
         "status",
         "closed_at",
         "settled_at",
+        "first_sequence",
+        "last_sequence",
         "transfer_count",
         "participant_count",
         "credits",

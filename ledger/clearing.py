@@ -1,14 +1,17 @@
 """Clearing and settlement: cycles, multilateral netting, settlement transfers and the ACH file.
 
-A cycle gathers the posted transfers (kinds `posted` and `post_pending`) of its currency whose
-`created_at` falls in its window and that touch a participant account (owner kind civilian,
-vendor or agency), except the bureau's own settlement transfers. Each transfer joins one cycle
-only (`CycleMembership`'s unique constraint; closing takes what no other cycle holds). Every
-account the transfers touch gets a net position, credits less debits; by double entry they sum
-to zero, which closing checks. Settling writes one transfer per participant with a non-zero net
-against the bureau's ACH settlement account, and the NACHA file is built from those transfers
-alone: a credit entry to each participant owed money, a debit entry from each who owes. See
-docs/ledger.md, "Clearing and settlement".
+Closing a cycle claims a contiguous range of the gapless transfer sequence: from the first
+transfer no earlier cycle of its currency claimed to the last one created before the window's
+end, recorded on the cycle (`first_sequence`, `last_sequence`). The cycle's transfers are the
+posted transfers (kinds `posted` and `post_pending`) of its currency in that range that touch a
+participant account (owner kind civilian, vendor or agency), except the bureau's own settlement
+transfers. Ranges of a currency follow each other without overlap (on PostgreSQL an exclusion
+constraint says so), so each transfer belongs to one cycle by construction. Every account the
+transfers touch gets a net position, credits less debits, computed from the transfers by one
+set-based statement; by double entry they sum to zero, which closing checks. Settling writes one
+transfer per participant with a non-zero net against the bureau's ACH settlement account, and
+the NACHA file is built from those transfers alone: a credit entry to each participant owed
+money, a debit entry from each who owes. See docs/ledger.md, "Clearing and settlement".
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from hms_portal.audit import record_history
@@ -48,7 +52,6 @@ from .models import (
     BankAccount,
     BankAccountType,
     ClearingCycle,
-    CycleMembership,
     CycleStatus,
     HolderKind,
     NetPosition,
@@ -183,61 +186,163 @@ def _lock_cycle(cycle_id: int) -> ClearingCycle:
     return ClearingCycle.objects.select_for_update().get(pk=cycle_id)
 
 
-_GATHER_SQL = """
-INSERT INTO {membership} (cycle_id, transfer_id)
-SELECT %s, t.id
-  FROM {transfer} t
-  JOIN {account} d ON d.id = t.debit_account_id
-  JOIN {account} c ON c.id = t.credit_account_id
- WHERE t.kind IN (%s, %s)
-   AND t.currency = %s
-   AND t.created_at >= %s AND t.created_at < %s
-   AND (d.owner_kind IN ({kinds}) OR c.owner_kind IN ({kinds}))
-   AND NOT (d.owner_kind = %s AND d.owner_ref = %s)
-   AND NOT (c.owner_kind = %s AND c.owner_ref = %s)
-ON CONFLICT (transfer_id) DO NOTHING
+# -- closing: claim a range of the sequence, net it ---------------------------------------------
+#
+# A cycle's transfers are the *clearing transfers* in its claimed range: posted money (kinds
+# `posted`, `post_pending`) in the cycle's currency with a participant on at least one side,
+# and not touching the bureau's ACH settlement account (settling a cycle writes those). Below,
+# "bureau accounts" are all accounts that are not participants, the settlement accounts
+# among them; the two SQL forms and `cycle_transfers` say the same thing.
+
+# PostgreSQL: one statement. One scan of the range aggregates both sides at once (grouping
+# sets: the credits per credit account, the debits per debit account), the positions are
+# inserted from that, and the statement returns what closing checks and records.
+_CLOSE_SQL_POSTGRES = """
+WITH sides AS (
+    SELECT CASE WHEN GROUPING(credit_account_id) = 0 THEN credit_account_id
+                ELSE debit_account_id END AS account_id,
+           CASE WHEN GROUPING(credit_account_id) = 0 THEN SUM(amount_minor)
+                ELSE -SUM(amount_minor) END AS moved,
+           CASE WHEN GROUPING(credit_account_id) = 0 THEN COUNT(*) ELSE 0 END AS transfers
+      FROM {transfer}
+     WHERE sequence BETWEEN %(first)s AND %(last)s
+       AND kind IN (%(posted)s, %(post_pending)s)
+       AND currency = %(currency)s
+       AND NOT (debit_account_id = ANY(%(bureau)s) AND credit_account_id = ANY(%(bureau)s))
+       AND debit_account_id <> ALL(%(settlement)s)
+       AND credit_account_id <> ALL(%(settlement)s)
+     GROUP BY GROUPING SETS ((credit_account_id), (debit_account_id))
+), nets AS (
+    SELECT account_id, SUM(moved) AS net, SUM(transfers) AS transfers
+      FROM sides GROUP BY account_id
+), stored AS (
+    INSERT INTO {position} (cycle_id, account_id, participant, net_minor)
+    SELECT %(cycle)s, nets.account_id, a.owner_kind IN ({kinds}), nets.net
+      FROM nets JOIN {account} a ON a.id = nets.account_id
+    RETURNING participant, net_minor
+)
+SELECT (SELECT COALESCE(SUM(transfers), 0) FROM nets),
+       COALESCE(SUM(net_minor), 0),
+       COUNT(*) FILTER (WHERE participant)
+  FROM stored
 """
 
-_NET_SQL = """
-SELECT n.account_id, a.owner_kind, SUM(n.amount)
-  FROM (
-        SELECT t.credit_account_id AS account_id, t.amount_minor AS amount
-          FROM {membership} m JOIN {transfer} t ON t.id = m.transfer_id
-         WHERE m.cycle_id = %s
+# Other databases (SQLite): the same positions, one side of the ledger after the other.
+_ELIGIBLE_SQL = """
+  FROM {transfer}
+ WHERE sequence BETWEEN %s AND %s AND kind IN (%s, %s) AND currency = %s
+   AND NOT (debit_account_id IN ({bureau}) AND credit_account_id IN ({bureau}))
+   AND debit_account_id NOT IN ({settlement}) AND credit_account_id NOT IN ({settlement})
+"""
+_CLOSE_SQL_OTHER = """
+INSERT INTO {position} (cycle_id, account_id, participant, net_minor)
+SELECT %s, n.account_id, a.owner_kind IN ({kinds}), SUM(n.moved)
+  FROM (SELECT credit_account_id AS account_id, amount_minor AS moved {eligible}
         UNION ALL
-        SELECT t.debit_account_id, -t.amount_minor
-          FROM {membership} m JOIN {transfer} t ON t.id = m.transfer_id
-         WHERE m.cycle_id = %s
-       ) n
+        SELECT debit_account_id, -amount_minor {eligible}) n
   JOIN {account} a ON a.id = n.account_id
  GROUP BY n.account_id, a.owner_kind
 """
 
+# The last transfer created before the window's end, after the range already claimed. Only
+# committed transfers are visible and every writer holds the head lock until it commits, so the
+# visible transfers are always a prefix of the sequence: none can later appear in the range.
+_CUT_SQL = """
+SELECT sequence FROM {transfer}
+ WHERE sequence > %s AND created_at < %s
+ ORDER BY sequence DESC LIMIT 1
+"""
 
-def _sql(template: str) -> str:
+
+def _sql(template: str, **more: str) -> str:
     kinds = ", ".join(f"'{k.value}'" for k in PARTICIPANT_KINDS)
     return template.format(
-        membership=CycleMembership._meta.db_table,
         transfer=Transfer._meta.db_table,
         account=Account._meta.db_table,
+        position=NetPosition._meta.db_table,
         kinds=kinds,
+        **more,
     )
 
 
-def cycle_net_positions(cycle_id: int) -> list[tuple[int, str, int]]:
-    """(account id, owner kind, net) for every account the cycle's transfers touch: one
-    GROUP BY over the cycle's transfers, credits positive and debits negative."""
+def _bureau_accounts() -> tuple[list[int], list[int]]:
+    """The ids of all accounts that are not participants, and of the settlement accounts."""
+    bureau = Account.objects.exclude(owner_kind__in=PARTICIPANT_KINDS)
+    settlement = bureau.filter(owner_kind=OwnerKind.BUREAU, owner_ref=SETTLEMENT_OWNER_REF)
+    return list(bureau.values_list("pk", flat=True)), list(settlement.values_list("pk", flat=True))
+
+
+def _claim_lock(currency: str) -> None:
+    """Serialise the closing of cycles of one currency (till the transaction ends), so two
+    closes never compute the same next range. SQLite serialises writers anyway."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(f"ledger.clearing.claim:{currency}".encode()).digest()
     with connection.cursor() as cursor:
-        cursor.execute(_sql(_NET_SQL), [cycle_id, cycle_id])
-        return [(int(a), str(k), int(n)) for a, k, n in cursor.fetchall()]
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+
+
+def cycle_claim_start(currency: str) -> int:
+    """The first sequence number no closed cycle of `currency` has claimed."""
+    last = ClearingCycle.objects.filter(currency=currency, last_sequence__isnull=False).aggregate(
+        last=Max("last_sequence")
+    )["last"]
+    return (last or 0) + 1
+
+
+def _net_into_positions(cycle: ClearingCycle, first: int, last: int) -> tuple[int, int, int]:
+    """Store the cycle's net positions from the transfers in [first, last]: (transfers netted,
+    sum of the positions, participants)."""
+    bureau, settlement = _bureau_accounts()
+    kinds = (TransferKind.POSTED.value, TransferKind.POST_PENDING.value)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _sql(_CLOSE_SQL_POSTGRES),
+                {
+                    "cycle": cycle.pk,
+                    "first": first,
+                    "last": last,
+                    "posted": kinds[0],
+                    "post_pending": kinds[1],
+                    "currency": cycle.currency,
+                    "bureau": bureau,
+                    "settlement": settlement,
+                },
+            )
+            transfers, total, participants = cursor.fetchone()
+            return int(transfers), int(total), int(participants)
+        # `IN (-1)`: no account has that id, and `IN ()` is not SQL.
+        lists = {
+            "bureau": ", ".join(["%s"] * len(bureau)) or "-1",
+            "settlement": ", ".join(["%s"] * len(settlement)) or "-1",
+        }
+        eligible = _sql(_ELIGIBLE_SQL, **lists)
+        params: list[int | str] = [first, last, *kinds, cycle.currency]
+        params += [*bureau, *bureau, *settlement, *settlement]
+        cursor.execute(_sql(_CLOSE_SQL_OTHER, eligible=eligible), [cycle.pk, *params, *params])
+        cursor.execute(f"SELECT COUNT(*) {eligible}", params)
+        (transfers,) = cursor.fetchone()
+    stored = NetPosition.objects.filter(cycle=cycle).aggregate(
+        total=Sum("net_minor", default=0), participants=Count("pk", filter=Q(participant=True))
+    )
+    return int(transfers), int(stored["total"]), int(stored["participants"])
 
 
 @transaction.atomic
 def cycle_close(*, actor: User, cycle_id: int) -> ClearingCycle:
-    """Gather the cycle's transfers and fix its net positions (finance officers, the task).
+    """Claim the cycle's range of transfers and fix its net positions (finance officers).
 
-    Idempotent: a cycle already closed (or settled) is returned unchanged. A transfer already
-    in another cycle is skipped, so overlapping windows never take a transfer twice.
+    The range runs from the first transfer no earlier cycle of the currency claimed to the last
+    one created before the window's end; the cycle's transfers are the clearing transfers in it
+    (see the comment above). Ranges of a currency follow each other, so a transfer belongs to
+    exactly one cycle, none is ever skipped (one committed after the previous close, or dated
+    before this window's start, falls to this cycle), and overlapping windows never take a
+    transfer twice. The positions are computed from the transfers by one set-based statement.
+
+    Idempotent: a cycle already closed (or settled) is returned unchanged.
     """
     cycle = _lock_cycle(cycle_id)
     if cycle.status != CycleStatus.OPEN:
@@ -245,46 +350,51 @@ def cycle_close(*, actor: User, cycle_id: int) -> ClearingCycle:
     now = timezone.now()
     if cycle.window_end > now:
         raise ClearingError(ERR_WINDOW_FUTURE.format(end=cycle.window_end), code="window_open")
+    _claim_lock(cycle.currency)
+    first = cycle_claim_start(cycle.currency)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(_GATHER_SQL),
-            [
-                cycle.pk,
-                TransferKind.POSTED.value,
-                TransferKind.POST_PENDING.value,
-                cycle.currency,
-                cycle.window_start,
-                cycle.window_end,
-                OwnerKind.BUREAU.value,
-                SETTLEMENT_OWNER_REF,
-                OwnerKind.BUREAU.value,
-                SETTLEMENT_OWNER_REF,
-            ],
-        )
-        gathered = cursor.rowcount
-    nets = cycle_net_positions(cycle.pk)
-    total = sum(net for _, _, net in nets)
-    if total != 0:  # cannot happen with balanced transfers; refuse rather than settle a hole
-        raise ClearingError(ERR_NOT_ZERO.format(cycle=cycle.pk, total=total), code="not_zero")
-    NetPosition.objects.bulk_create(
-        [
-            NetPosition(
-                cycle=cycle,
-                account_id=account_id,
-                participant=kind in PARTICIPANT_KINDS,
-                net_minor=net,
-            )
-            for account_id, kind, net in nets
-        ],
-        batch_size=2_000,
-    )
+        cursor.execute(_sql(_CUT_SQL), [first - 1, cycle.window_end])
+        row = cursor.fetchone()
+    gathered = participants = 0
+    if row is not None:
+        last = int(row[0])
+        gathered, total, participants = _net_into_positions(cycle, first, last)
+        if total != 0:  # cannot happen with balanced transfers; refuse rather than settle a hole
+            raise ClearingError(ERR_NOT_ZERO.format(cycle=cycle.pk, total=total), code="not_zero")
+        cycle.first_sequence, cycle.last_sequence = first, last
     cycle.status = CycleStatus.CLOSED
     cycle.closed_at = now.replace(microsecond=0)
     cycle.transfer_count = gathered
-    cycle.participant_count = sum(1 for _, kind, _ in nets if kind in PARTICIPANT_KINDS)
+    cycle.participant_count = participants
     record_history(cycle, actor=actor, reason=f"cycle closed: {gathered} transfers")
     cycle.save()
     return cycle
+
+
+def cycle_transfers(cycle: ClearingCycle) -> QuerySet[Transfer]:
+    """The transfers a closed cycle netted (none for an open cycle), oldest first."""
+    if cycle.first_sequence is None or cycle.last_sequence is None:
+        return Transfer.objects.none()
+    return (
+        Transfer.objects.filter(
+            sequence__range=(cycle.first_sequence, cycle.last_sequence),
+            kind__in=(TransferKind.POSTED, TransferKind.POST_PENDING),
+            currency=cycle.currency,
+        )
+        .filter(
+            Q(debit_account__owner_kind__in=PARTICIPANT_KINDS)
+            | Q(credit_account__owner_kind__in=PARTICIPANT_KINDS)
+        )
+        .exclude(
+            debit_account__owner_kind=OwnerKind.BUREAU,
+            debit_account__owner_ref=SETTLEMENT_OWNER_REF,
+        )
+        .exclude(
+            credit_account__owner_kind=OwnerKind.BUREAU,
+            credit_account__owner_ref=SETTLEMENT_OWNER_REF,
+        )
+        .order_by("sequence")
+    )
 
 
 def _settlement_positions(cycle: ClearingCycle) -> list[NetPosition]:

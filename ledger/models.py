@@ -185,10 +185,21 @@ class Transfer(ImmutableModel):
     """One immutable movement of money, chained by SHA-256 to the transfer before it."""
 
     sequence = models.BigIntegerField(unique=True, editable=False)
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    # Unique through Meta.constraints, not `unique=True`: on PostgreSQL a unique or indexed
+    # CharField also gets a `varchar_pattern_ops` index for LIKE, which nothing here runs and
+    # every insert paid for (as for `reference`).
+    idempotency_key = models.CharField(max_length=128)
     kind = models.CharField(max_length=16, choices=TransferKind.choices)
+    # `pending` and `reverses` name an earlier transfer; on PostgreSQL the statement-level
+    # trigger of migration 0009 checks that on insert (in place of foreign keys: a transfer is
+    # never updated or deleted, so the link cannot dangle later).
     pending = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resolutions"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resolutions",
+        db_constraint=False,
     )
     debit_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="debit_transfers"
@@ -200,9 +211,14 @@ class Transfer(ImmutableModel):
     currency = models.CharField(max_length=3)
     expires_at = models.DateTimeField(null=True, blank=True)
     reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal",
+        db_constraint=False,
     )
-    reference = models.CharField(max_length=128, blank=True, db_index=True)
+    reference = models.CharField(max_length=128, blank=True)
     memo = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -210,11 +226,17 @@ class Transfer(ImmutableModel):
     created_at = models.DateTimeField()
     payload_digest = models.CharField(max_length=64)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Not UNIQUE: it covers the unique sequence number. On PostgreSQL the database checks the
+    # link instead: a new transfer's `prev_hash` is the hash of the one numbered before it.
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["sequence"]
+        indexes = [models.Index(fields=["reference"], name="ledger_transfer_reference_idx")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="ledger_transfer_idempotency_key_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(amount_minor__gt=0), name="ledger_transfer_amount_positive"
             ),
@@ -287,15 +309,30 @@ def transfer_legs(
 
 
 class Posting(ImmutableModel):
-    """One leg of a transfer on one account. The legs of a transfer balance per currency; on
-    PostgreSQL a deferred trigger refuses a commit where they do not.
+    """One leg of a transfer on one account, in the transfer's currency. The legs of a transfer
+    balance. On PostgreSQL a statement-level trigger checks every statement that inserts
+    postings (migration 0008): each new posting's transfer exists, the posting is on one of that
+    transfer's two accounts and in its currency, and each transfer's new legs balance; postings
+    are append-only, so every transfer stays balanced. That check stands in for the foreign keys
+    (`db_constraint=False` below), set-based instead of one look-up per row: the transfer it
+    names cannot be deleted (append-only), and the account is one the transfer's own foreign
+    keys protect.
 
     Resolving a pending transfer writes the reversal of its pending legs (negative amounts) and,
     for a post, the posted legs, so every account total is the sum of its postings.
     """
 
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    transfer = models.ForeignKey(
+        Transfer, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+    )
+    # No index of its own: `ledger_posting_account_idx` (account, transfer) serves it.
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_constraint=False,
+        db_index=False,
+    )
     side = models.CharField(max_length=6, choices=PostingSide.choices)
     phase = models.CharField(max_length=7, choices=PostingPhase.choices)
     amount_minor = models.BigIntegerField()
@@ -432,12 +469,20 @@ class CycleStatus(models.TextChoices):
 
 
 class ClearingCycle(models.Model):
-    """A clearing cycle: the posted transfers of participants in a window, netted and settled.
+    """A clearing cycle: the posted transfers of participants up to a cut, netted and settled.
 
-    open → closed (transfers gathered, net positions fixed) → settled (one settlement transfer
+    open → closed (transfers claimed, net positions fixed) → settled (one settlement transfer
     per participant with a non-zero net, and a NACHA file built from them). The originating
     bank's details are copied in when the cycle opens, so the file never depends on settings
     changed later; its creation date and time come from `closed_at`, never the clock.
+
+    Closing claims a contiguous range of the gapless transfer sequence, `first_sequence` to
+    `last_sequence`: from just after the range of the cycle of the same currency closed before
+    it, to the last transfer created before `window_end`. The cycle's transfers are the
+    clearing transfers in that range (see `ledger.clearing`), so each transfer belongs to one
+    cycle by construction: ranges of one currency never overlap (on PostgreSQL an exclusion
+    constraint, migration 0011, refuses any that would) and follow each other without gaps.
+    A cycle that claims nothing (no transfer since the last one's range) has no range.
     """
 
     window_start = models.DateTimeField(_("window start"))
@@ -453,6 +498,12 @@ class ClearingCycle(models.Model):
     company_identification = models.CharField(_("company identification"), max_length=10)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, editable=False)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True, editable=False)
+    first_sequence = models.BigIntegerField(
+        _("first transfer"), null=True, blank=True, editable=False, help_text=_("Sequence number.")
+    )
+    last_sequence = models.BigIntegerField(
+        _("last transfer"), null=True, blank=True, editable=False, help_text=_("Sequence number.")
+    )
     transfer_count = models.PositiveIntegerField(default=0, editable=False)
     participant_count = models.PositiveIntegerField(default=0, editable=False)
     settlement_credit_minor = models.BigIntegerField(default=0, editable=False)
@@ -490,28 +541,19 @@ class ClearingCycle(models.Model):
                 condition=Q(status=CycleStatus.OPEN) | Q(closed_at__isnull=False),
                 name="ledger_clearingcycle_closed_has_time",
             ),
+            models.CheckConstraint(
+                condition=Q(first_sequence__isnull=True, last_sequence__isnull=True)
+                | Q(first_sequence__gte=1, last_sequence__gte=models.F("first_sequence")),
+                name="ledger_clearingcycle_range_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CycleStatus.OPEN) | Q(first_sequence__isnull=True),
+                name="ledger_clearingcycle_open_claims_nothing",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Cycle {self.pk} {self.window_start:%Y-%m-%d} to {self.window_end:%Y-%m-%d}"
-
-
-class CycleMembership(models.Model):
-    """A transfer taken into a cycle: the unique constraint keeps it to one cycle only."""
-
-    cycle = models.ForeignKey(ClearingCycle, on_delete=models.PROTECT, related_name="memberships")
-    # A plain foreign key: the unique constraint below is its only index (one, not two).
-    transfer = models.ForeignKey(
-        Transfer, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["transfer"], name="ledger_cyclemembership_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"cycle {self.cycle_id} ← transfer {self.transfer_id}"
 
 
 class NetPosition(models.Model):

@@ -23,7 +23,6 @@ from ledger.models import (
     BankAccount,
     BankAccountType,
     ClearingCycle,
-    CycleMembership,
     CycleStatus,
     HolderKind,
     NetPosition,
@@ -138,7 +137,11 @@ def test_closing_twice_returns_the_cycle_unchanged(actor: Any, world: dict[str, 
     again = clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
     assert again.closed_at == first.closed_at
     assert NetPosition.objects.filter(cycle=cycle).count() == 5
-    assert CycleMembership.objects.filter(cycle=cycle).count() == 6
+    assert clearing.cycle_transfers(again).count() == 6
+    assert (again.first_sequence, again.last_sequence) == (
+        first.first_sequence,
+        first.last_sequence,
+    )
 
 
 def test_a_transfer_joins_one_cycle_only(actor: Any, world: dict[str, Any]) -> None:
@@ -148,8 +151,82 @@ def test_a_transfer_joins_one_cycle_only(actor: Any, world: dict[str, Any]) -> N
     second = clearing.cycle_close(actor=actor, cycle_id=overlapping.pk)
     assert first.transfer_count == 6
     assert second.transfer_count == 1
-    assert CycleMembership.objects.get(transfer=late).cycle_id == second.pk
+    assert list(clearing.cycle_transfers(second)) == [late]
+    assert late not in clearing.cycle_transfers(first)
+    assert second.first_sequence == first.last_sequence + 1  # type: ignore[operator]
     assert nets(second) == {world["alice"].code: 1_000, "fund": -1_000}
+
+
+def test_a_cycle_claims_the_range_after_the_last_one_up_to_its_window_end(
+    actor: Any, world: dict[str, Any]
+) -> None:
+    """Transfers created after the window's end wait for the next cycle; one dated before the
+    window's start that no cycle took yet is taken, not left unsettled."""
+    first = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    forgotten = pay(actor, world["fund"], world["bob"], 2_000)
+    cut = timezone.now()
+    after = pay(actor, world["fund"], world["alice"], 3_000)
+    second = clearing.cycle_open(
+        actor=actor, window_start=cut - timedelta(microseconds=1), window_end=cut
+    )
+    second = clearing.cycle_close(actor=actor, cycle_id=second.pk)
+    assert (second.first_sequence, second.last_sequence) == (
+        first.last_sequence + 1,  # type: ignore[operator]
+        forgotten.sequence,
+    )
+    assert list(clearing.cycle_transfers(second)) == [forgotten]
+    assert nets(second) == {world["bob"].code: 2_000, "fund": -2_000}
+    third = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, cut).pk)
+    assert list(clearing.cycle_transfers(third)) == [after]
+
+
+def test_a_cycle_with_nothing_new_claims_no_range(actor: Any, world: dict[str, Any]) -> None:
+    clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    empty = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    assert (empty.first_sequence, empty.last_sequence, empty.transfer_count) == (None, None, 0)
+    assert not NetPosition.objects.filter(cycle=empty).exists()
+    assert not clearing.cycle_transfers(empty).exists()
+
+
+def test_the_cycle_transfers_are_what_was_netted(actor: Any, world: dict[str, Any]) -> None:
+    other_currency = ledger_account(actor, "euro-fund", currency="EUR")
+    euro_payee = ledger.payee_account_for(
+        actor=actor, owner_kind=OwnerKind.CIVILIAN, owner_ref="eve", name="Eve", currency="EUR"
+    )
+    ledger.transfer_create(
+        actor=actor,
+        idempotency_key="eur-1",
+        debit_account_id=other_currency.pk,
+        credit_account_id=euro_payee.pk,
+        amount_minor=900,
+        currency="EUR",
+    )
+    bureau_only = move(actor, "bureau-only", world["fund"], ledger_account(actor, "ops"), 100)
+    move(actor, "reserved", world["fund"], world["alice"], 400, pending=True)
+    cycle = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    netted = list(clearing.cycle_transfers(cycle))
+    assert len(netted) == cycle.transfer_count == 6
+    assert bureau_only not in netted
+    expected: dict[int, int] = {}
+    for t in netted:
+        expected[t.credit_account_id] = expected.get(t.credit_account_id, 0) + t.amount_minor
+        expected[t.debit_account_id] = expected.get(t.debit_account_id, 0) - t.amount_minor
+    got = dict(NetPosition.objects.filter(cycle=cycle).values_list("account_id", "net_minor"))
+    assert got == expected
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_two_cycles_of_a_currency_claiming_the_same_transfer(
+    require_postgres: Any, actor: Any, world: dict[str, Any]
+) -> None:
+    from django.db import IntegrityError, transaction
+
+    first = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    pay(actor, world["fund"], world["alice"], 1_000)
+    second = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    with pytest.raises(IntegrityError, match="ledger_clearingcycle_ranges_disjoint"):  # noqa: SIM117
+        with transaction.atomic():
+            ClearingCycle.objects.filter(pk=second.pk).update(first_sequence=first.last_sequence)
 
 
 def test_a_window_still_open_cannot_close(actor: Any, world: dict[str, Any]) -> None:

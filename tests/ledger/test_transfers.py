@@ -263,7 +263,8 @@ def test_postgres_refuses_raw_update_and_delete_of_posted_rows(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_refuses_to_commit_an_unbalanced_transfer(require_postgres, actor, fund, payee):
-    """A transfer written by hand with a missing leg fails at commit: nothing of it stays."""
+    """A transfer written by hand with a missing leg is refused (by the statement writing its
+    legs, before any commit): nothing of it stays."""
 
     def write_one_leg_only() -> None:
         with transaction.atomic():
