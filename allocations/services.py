@@ -155,6 +155,14 @@ def claim_submit(
     claim.full_clean()
     record_history(claim, actor=actor, reason="claim submitted")
     claim.save()
+    if fund.allocates_by_round:
+        # The fund divides its money in allocation rounds: the claim waits for the next one.
+        claim.explanation = (
+            "The fund divides its money in allocation rounds: this claim waits for the next round."
+        )
+        record_history(claim, actor=actor, reason="waits for a round")
+        claim.save(update_fields=["explanation"])
+        return claim
     _try_grant(actor=actor, claim=claim)
     record_history(claim, actor=actor, reason=claim.status)
     claim.save()
@@ -164,11 +172,12 @@ def claim_submit(
 @transaction.atomic
 def claims_grant_waiting(*, actor: User, fund: Fund) -> list[Claim]:
     """Grant waiting claims on `fund` oldest first while the balance covers them; returns those
-    granted. A claim too large for what is left does not block smaller ones behind it."""
+    granted. A claim too large for what is left does not block smaller ones behind it. Claims
+    held by an allocation round are left to the round."""
     granted = []
     # Lock the waiting claims: two finance officers granting at once grant each claim once.
     waiting = Claim.objects.select_for_update(of=("self",)).filter(
-        fund=fund, status=ClaimStatus.AWAITING_FUNDS
+        fund=fund, status=ClaimStatus.AWAITING_FUNDS, round__isnull=True
     )
     for claim in waiting.select_related("fund").order_by("created_at", "pk"):
         _try_grant(actor=actor, claim=claim)

@@ -1,0 +1,15 @@
+"""Finance officers run and commit allocation rounds; auditors read them (re-sync the role
+groups from `hms_portal.roles`)."""
+
+from django.db import migrations
+
+from hms_portal.roles import sync_roles_in_migration
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("allocations", "0004_rounds"),
+        ("hms_portal", "0003_roles_clearing"),
+    ]
+
+    operations = [migrations.RunPython(sync_roles_in_migration, migrations.RunPython.noop)]

@@ -1,0 +1,142 @@
+"""Reads for the round screens: the public pages, the metrics side by side, the chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from ledger.money import format_money
+
+from . import conf, rules
+from .models import AllocationGrant, AllocationRound, RoundState
+
+METRIC_ROWS: list[tuple[str, str, str]] = [
+    # (key, label, kind): kind "money", "count", "share" (a fraction "p/q") or "index"
+    ("granted", "Total granted", "money"),
+    ("unspent", "Unspent", "money"),
+    ("share_min", "Smallest share of demand met", "share"),
+    ("share_median", "Median share of demand met", "share"),
+    ("fully_met", "Claims met in full", "count"),
+    ("gini_amount", "Gini on amounts (0 = equal)", "index"),
+    ("jain_amount", "Jain's index on amounts (1 = equal)", "index"),
+    ("gini_share", "Gini on shares met", "index"),
+    ("jain_share", "Jain's index on shares met", "index"),
+]
+
+
+def rounds_committed() -> QuerySet[AllocationRound]:
+    """Committed rounds, newest first (public)."""
+    return (
+        AllocationRound.objects.filter(state=RoundState.COMMITTED)
+        .select_related("fund", "fund__program")
+        .order_by("-committed_at", "-pk")
+    )
+
+
+def round_committed(round_id: int) -> AllocationRound:
+    """A committed round, or 404: nothing else is public."""
+    round_ = rounds_committed().filter(pk=round_id).first()
+    if round_ is None:
+        raise Http404("No such committed round.")
+    return round_
+
+
+def grants_of(round_: AllocationRound) -> QuerySet[AllocationGrant]:
+    """The round's grants by line, without any link to who the claimant is."""
+    return (
+        AllocationGrant.objects.filter(round=round_)
+        .order_by("line")
+        .only("line", "asked_minor", "granted_minor", "code", "explanation")
+    )
+
+
+def _value(kind: str, raw: Any, currency: str) -> str:
+    if raw is None:
+        return "—"
+    if kind == "money":
+        return format_money(int(raw), currency)
+    if kind == "share":
+        return rules.percent(raw)
+    return str(raw)
+
+
+@dataclass(frozen=True)
+class MetricsTable:
+    headers: list[str]
+    rows: list[tuple[str, list[str]]]
+    errors: list[tuple[str, str]]
+
+
+def metrics_table(round_: AllocationRound) -> MetricsTable | None:
+    """The metrics of the round's result and, beside it, of every other applicable rule on the
+    same snapshot (the round's own rule first)."""
+    data = round_.metrics or {}
+    by_rule: dict[str, Any] = data.get("rules") or {}
+    if not by_rule:
+        return None
+    order = [round_.rule] + [r for r in rules.RULES if r in by_rule and r != round_.rule]
+    usable = [r for r in order if r in by_rule and "error" not in by_rule[r]]
+    headers = [
+        f"{rules.LABELS[r]} (this round)" if r == round_.rule else rules.LABELS[r] for r in usable
+    ]
+    rows = [
+        (label, [_value(kind, by_rule[r].get(key), round_.currency) for r in usable])
+        for key, label, kind in METRIC_ROWS
+    ]
+    errors = [
+        (rules.LABELS[r], by_rule[r]["error"]) for r in order if "error" in by_rule.get(r, {})
+    ]
+    return MetricsTable(headers, rows, errors)
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    width: float
+    demand_y: float
+    demand_h: float
+    grant_y: float
+    grant_h: float
+    title: str
+
+
+def demand_chart(round_: AllocationRound, *, height: float = 160.0) -> list[Bar]:
+    """Demand against grant per claim, claims sorted by demand (an even sample of a large
+    round), as bars scaled to the largest demand."""
+    grants = AllocationGrant.objects.filter(round=round_)
+    total = grants.count()
+    if total == 0:
+        return []
+    points = min(total, int(conf.get("CHART_POINTS")))
+    ordered = grants.order_by("asked_minor", "line").values_list(
+        "line", "asked_minor", "granted_minor"
+    )
+    if points == total:
+        sample = list(ordered)
+    else:
+        picks = {round(i * (total - 1) / (points - 1)) for i in range(points)}
+        sample = [row for i, row in enumerate(ordered.iterator(chunk_size=5_000)) if i in picks]
+    top = max(asked for _, asked, _ in sample) or 1
+    width = 100.0 / len(sample)
+    bars = []
+    for i, (line, asked, granted) in enumerate(sample):
+        demand_h = height * asked / top
+        grant_h = height * granted / top
+        bars.append(
+            Bar(
+                x=i * width,
+                width=max(width * 0.8, 0.05),
+                demand_y=height - demand_h,
+                demand_h=demand_h,
+                grant_y=height - grant_h,
+                grant_h=grant_h,
+                title=(
+                    f"Line {line}: asked {format_money(asked, round_.currency)}, granted "
+                    f"{format_money(granted, round_.currency)}"
+                ),
+            )
+        )
+    return bars
