@@ -71,11 +71,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     # Ours, lowest layer first.
     "ledger",
     "governance",
     "allocations",
     "service_requests",
+    "integrations",
     "hms_portal",
 ]
 
@@ -174,6 +176,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ledger.tasks.write_checkpoint",
         "schedule": 86400,
     },
+    "governance-sync-delegations": {
+        "task": "governance.tasks.sync_delegations",
+        "schedule": 60,
+    },
+    "governance-escalate-overdue": {
+        "task": "governance.tasks.escalate_overdue",
+        "schedule": 300,
+    },
+    "flush-webhook-outbox": {
+        "task": "integrations.tasks.flush_webhook_outbox",
+        "schedule": env.int("HMS_WEBHOOK_FLUSH_SECONDS", default=60),
+    },
+    "clear-expired-oauth-tokens": {
+        "task": "integrations.tasks.clear_expired_tokens",
+        "schedule": 86400,
+    },
 }
 
 # --- Authentication ------------------------------------------------------------------------
@@ -228,6 +246,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Civilians' attachments: outside MEDIA_ROOT, served only through the request's own view.
+HMS_REQUESTS_ATTACHMENTS_ROOT = env.str("HMS_REQUESTS_ATTACHMENTS_ROOT", default="")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -265,15 +285,65 @@ LOGGING = {
 # --- API (DRF) ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Systems: OAuth 2.0 client credentials, acting for the client's configured user.
+        "integrations.oauth.ClientCredentialsAuthentication",
+        # People: the ledger's per-user tokens, and the session (CSRF checked).
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # `HasScope` refuses an OAuth client a method its token's scopes do not cover.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "hms_portal.api.HasScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["hms_portal.api.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Per OAuth client (its own rate, set in the admin, wins) and per person.
+        "client": env.str("HMS_API_CLIENT_RATE", default="600/min"),
+        "user": env.str("HMS_API_USER_RATE", default="6000/min"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "hms_portal.api_schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "hms_portal.api.exception_handler",
 }
+
+# --- OAuth 2.0 for systems (django-oauth-toolkit) -----------------------------------------
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "requests:read": "Read service types and requests (no personal data)",
+        "requests:write": "File requests and take the steps the acting user may take",
+        "requests:pii": "See the civilian's contact details on requests",
+        "cases:read": "Read approval cases",
+        "cases:decide": "Decide approval cases (for a person who holds the authority)",
+        "funds:read": "Read funds and allocation rounds",
+        "ledger:read": "Read ledger accounts and transfers",
+        "ledger:write": "Post ledger transfers",
+        "webhooks:manage": "Manage the client's own webhook subscriptions",
+    },
+    "DEFAULT_SCOPES": [],
+    # Each client gets at most the scopes granted to it in the admin (integrations.ApiClient).
+    "SCOPES_BACKEND_CLASS": "integrations.oauth.ClientScopes",
+    "OAUTH2_VALIDATOR_CLASS": "integrations.oauth.ClientValidator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("HMS_API_TOKEN_SECONDS", default=3600),
+    # RFC 9700: no implicit or password grant, PKCE (S256) required, tokens only in the
+    # Authorization header and hashed at rest, https redirects, refresh-token reuse detection.
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+# Not swapped; named so migrations referring to the client model resolve it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 SPECTACULAR_SETTINGS = {
     "TITLE": "HMS-ACH portal API",
     "DESCRIPTION": "Token-authenticated API of the HMS-ACH portal.",

@@ -11,11 +11,15 @@ admin.site.site_header = "HMS-ACH portal"
 urlpatterns = [
     path("", request_views.home, name="home"),
     path("requests/", include("service_requests.urls")),
+    path("track/", request_views.track, name="track"),
     path("portfolio/", request_views.portfolio, name="portfolio"),
     path("workflow/", include("governance.urls")),
+    path("rounds/", include("allocations.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("hms_portal.api_urls")),
+    path("o/", include("integrations.oauth_urls", namespace="oauth2_provider")),
+    path("open311/v2/", include("integrations.open311_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -1,0 +1,362 @@
+"""Integrations in the staff admin: API clients (registered and revoked here), webhook
+subscriptions, events and their deliveries (seen, and replayed).
+
+django-oauth-toolkit's own admin pages are replaced: a client is registered here in one form
+(name, the user it acts for, its scopes and rate) and its secret is shown once, at creation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+from oauth2_provider.settings import oauth2_settings
+from unfold.admin import TabularInline
+from unfold.decorators import display
+
+from hms_portal.admin import (
+    EstimatedCountPaginator,
+    HistoryModelAdmin,
+    ReadOnlyAdminMixin,
+    ReadOnlyModelAdmin,
+)
+from hms_portal.audit import record_history
+
+from . import services
+from .events import EVENT_SPECS
+from .models import ApiClient, Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription
+
+for _model in (
+    get_application_model(),
+    get_access_token_model(),
+    get_grant_model(),
+    get_id_token_model(),
+    get_refresh_token_model(),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+def _scope_choices() -> list[tuple[str, str]]:
+    return [(name, f"{name} — {text}") for name, text in oauth2_settings.SCOPES.items()]
+
+
+class ApiClientForm(forms.ModelForm):
+    """Scopes as checkboxes, the rate as text; on creation also the name and acting user."""
+
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"), choices=_scope_choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiClient
+        fields = ["scopes", "rate"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["scopes"] = self.instance.scope_list
+
+    def clean_scopes(self) -> str:
+        return " ".join(self.cleaned_data["scopes"])
+
+
+class ApiClientAddForm(ApiClientForm):
+    name = forms.CharField(label=_("name"), max_length=255)
+    acting_username = forms.CharField(
+        label=_("acts for (username)"),
+        max_length=150,
+        help_text=_(
+            "The user whose rights the client has: a service account, or the person it works "
+            "for. The client never sees or does more than this user may."
+        ),
+    )
+
+    class Meta(ApiClientForm.Meta):
+        fields = ["scopes", "rate"]
+
+    def clean_acting_username(self) -> Any:
+        username = self.cleaned_data["acting_username"].strip()
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise ValidationError(_("No active user has this username."))
+        return user
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(HistoryModelAdmin):
+    """Register clients (client credentials), set their scopes and rates, revoke them."""
+
+    list_display = ("name", "client_id", "acting_user", "scopes", "rate", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("application__name", "=application__client_id", "application__user__username")
+    list_select_related = ("application__user",)
+    readonly_fields = ("name", "client_id", "acting_user", "active", "revoked_at", "revoked_by")
+    actions = ("revoke", "rotate_secret", "new_open311_key")
+    ordering = ("-created_at",)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def, override]
+        kwargs["form"] = ApiClientForm if obj is not None else ApiClientAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        if obj is None:
+            return ["name", "acting_username", "scopes", "rate"]
+        return [*self.readonly_fields, "scopes", "rate"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @display(description=_("name"), ordering="application__name")
+    def name(self, obj: ApiClient) -> str:
+        return str(obj.application.name)
+
+    @display(description=_("client id"))
+    def client_id(self, obj: ApiClient) -> str:
+        return str(obj.application.client_id)
+
+    @display(description=_("acts for"), ordering="application__user__username")
+    def acting_user(self, obj: ApiClient) -> str:
+        user = obj.application.user
+        return user.get_username() if user is not None else "—"
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
+        record_history(obj, actor=request.user, reason="changed" if change else "registered")
+        if change:
+            obj.save()
+            return
+        application_model = get_application_model()
+        secret = generate_client_secret()
+        with transaction.atomic():
+            obj.application = application_model.objects.create(
+                name=form.cleaned_data["name"],
+                user=form.cleaned_data["acting_username"],
+                client_type=application_model.CLIENT_CONFIDENTIAL,
+                authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
+                client_secret=secret,
+                hash_client_secret=True,
+            )
+            obj.save()
+        messages.warning(
+            request,
+            format_html(
+                "Client registered. Client id: <code>{}</code> — client secret: <code>{}</code>. "
+                "Copy the secret now: it is stored hashed and will not be shown again.",
+                obj.application.client_id,
+                secret,
+            ),
+        )
+
+    @admin.action(description=_("Revoke the selected clients (tokens end at once)"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset:
+            services.client_revoke(actor=request.user, client_id=client.pk)  # type: ignore[arg-type]
+        self.message_user(request, _("Revoked."), messages.SUCCESS)
+
+    @admin.action(description=_("Rotate the client secret (one client)"))
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one client."), messages.ERROR)
+            return
+        client = queryset.get()
+        try:
+            secret = services.client_rotate_secret(actor=request.user, client_id=client.pk)  # type: ignore[arg-type]
+        except ValidationError as error:
+            self.message_user(request, error.messages[0], messages.ERROR)
+            return
+        self.message_user(
+            request,
+            format_html("New client secret: <code>{}</code> (shown once).", secret),
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Issue a new Open311 api_key (one client)"))
+    def new_open311_key(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one client."), messages.ERROR)
+            return
+        client = queryset.get()
+        try:
+            key = services.client_new_open311_key(actor=request.user, client_id=client.pk)  # type: ignore[arg-type]
+        except ValidationError as error:
+            self.message_user(request, error.messages[0], messages.ERROR)
+            return
+        self.message_user(
+            request,
+            format_html("New Open311 api_key: <code>{}</code> (shown once).", key),
+            messages.WARNING,
+        )
+
+
+class SubscriptionForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        label=_("event types"),
+        choices=[(t, t) for t in EVENT_SPECS],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    target_url = forms.URLField(label=_("target URL"), max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = Subscription
+        fields = ["client", "event_types", "target_url", "description", "active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        client = cleaned.get("client") or getattr(self.instance, "client", None)
+        if client is not None and cleaned.get("event_types") and cleaned.get("target_url"):
+            try:
+                services.subscription_validate(
+                    client=client,
+                    event_types=cleaned["event_types"],
+                    target_url=cleaned["target_url"],
+                )
+            except ValidationError as error:
+                field = (error.params or {}).get("field")
+                self.add_error(field, error.messages[0])
+        return cleaned
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(HistoryModelAdmin):
+    form = SubscriptionForm
+    list_display = ("pk", "client", "target_url", "types", "active", "created_at")
+    list_filter = ("active", "client")
+    search_fields = ("target_url", "client__application__name")
+    list_select_related = ("client__application",)
+    raw_id_fields = ("client",)
+    readonly_fields = ("secret_hint", "created_at")
+    ordering = ("-created_at",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @display(description=_("event types"))
+    def types(self, obj: Subscription) -> str:
+        return ", ".join(obj.event_types)
+
+    @display(description=_("signing secret"))
+    def secret_hint(self, obj: Subscription) -> str:
+        return f"…{obj.secret[-4:]}" if obj.secret else "—"
+
+    def save_model(self, request: HttpRequest, obj: Subscription, form: Any, change: bool) -> None:
+        record_history(obj, actor=request.user, reason="changed" if change else "subscribed")
+        obj.save()
+        if not change:
+            messages.warning(
+                request,
+                format_html(
+                    "Signing secret: <code>{}</code>. Give it to the receiver now; it is not "
+                    "shown again here.",
+                    obj.secret,
+                ),
+            )
+
+
+class DeliveryAttemptInline(ReadOnlyAdminMixin, TabularInline):
+    model = DeliveryAttempt
+    fields = ("number", "started_at", "duration_ms", "status_code", "error", "response_excerpt")
+    readonly_fields = fields
+    extra = 0
+
+
+class DeliveryStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return DeliveryStatus.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyModelAdmin):
+    """Every delivery with each attempt; staff with the right replay them."""
+
+    list_display = (
+        "pk",
+        "event_type",
+        "event_id",
+        "subscription",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    )
+    list_filter = (DeliveryStatusFilter, "event__type", "subscription__client")
+    search_fields = ("=event__id",)
+    list_select_related = ("event", "subscription__client__application")
+    readonly_fields = (
+        "event",
+        "subscription",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "give_up_at",
+        "delivered_at",
+        "last_status_code",
+        "last_error",
+        "replayed_at",
+        "replayed_by",
+        "created_at",
+    )
+    fields = readonly_fields
+    inlines = (DeliveryAttemptInline,)
+    actions = ("replay",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    @display(description=_("event"), ordering="event__type")
+    def event_type(self, obj: Delivery) -> str:
+        return obj.event.type
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("integrations.replay_delivery"))
+
+    @admin.action(description=_("Replay the selected deliveries"), permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = 0
+        for pk in queryset.values_list("pk", flat=True):
+            services.delivery_replay(actor=request.user, delivery_id=pk)  # type: ignore[arg-type]
+            count += 1
+        self.message_user(request, _("%d deliveries will be sent again.") % count, messages.SUCCESS)
+
+
+class DeliveryInline(ReadOnlyAdminMixin, TabularInline):
+    model = Delivery
+    fields = ("subscription", "status", "attempts", "last_status_code", "delivered_at")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "type", "created_at")
+    list_filter = ("type",)
+    search_fields = ("=id",)
+    readonly_fields = ("id", "type", "payload", "created_at")
+    fields = readonly_fields
+    inlines = (DeliveryInline,)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False

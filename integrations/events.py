@@ -1,0 +1,177 @@
+"""Emitting webhook events: the outbox rows, written in the transaction of the change itself.
+
+    from integrations.events import emit
+    emit("transfer.posted", {"sequence": 42, ...})            # inside the service's atomic block
+
+`emit` writes one `Event` and one `Delivery` per subscription that may receive it, in the
+caller's transaction: if the change rolls back, so does the event; if it commits, the deliveries
+are handed to Celery on commit, and a beat task re-enqueues any the broker did not take. Nothing
+is written when no subscription wants the event.
+
+Who may receive an event: a subscription whose client is active, holds the event type's read
+scope, and acts for an active user who may see what the event is about (the event type's view
+permission, or the narrower `audience` the emitter passes, e.g. "may see this request"). The
+payload carries no civilian's personal data: receivers fetch details through the API, with the
+scopes they hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import conf
+from .models import Delivery, Event, EventType, Subscription
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
+
+Audience = Callable[["User"], bool]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What a subscriber needs to receive an event type: a scope and a view permission."""
+
+    scope: str
+    permission: str
+
+
+EVENT_SPECS: dict[str, EventSpec] = {
+    EventType.REQUEST_SUBMITTED: EventSpec("requests:read", "service_requests.view_servicerequest"),
+    EventType.REQUEST_STATUS_CHANGED: EventSpec(
+        "requests:read", "service_requests.view_servicerequest"
+    ),
+    EventType.CASE_DECIDED: EventSpec("cases:read", "governance.view_approvalcase"),
+    EventType.ROUND_COMMITTED: EventSpec("funds:read", "allocations.view_fund"),
+    EventType.TRANSFER_POSTED: EventSpec("ledger:read", "ledger.view_transfer"),
+    EventType.CYCLE_SETTLED: EventSpec("ledger:read", "ledger.view_clearingcycle"),
+}
+
+
+def may_receive(subscription: Subscription, spec: EventSpec, audience: Audience | None) -> bool:
+    """Whether the subscription's client may be told of an event (see the module's doc)."""
+    client = subscription.client
+    user = client.application.user
+    if not (subscription.active and client.active and user is not None and user.is_active):
+        return False
+    if spec.scope not in client.scope_list:
+        return False
+    if audience is not None:
+        return audience(user)
+    return bool(user.has_perm(spec.permission))
+
+
+def wanted(event_type: str) -> bool:
+    """Whether any active subscription takes `event_type` (lets a receiver skip its work)."""
+    return any(
+        event_type in types
+        for types in Subscription.objects.filter(active=True, client__active=True).values_list(
+            "event_types", flat=True
+        )
+    )
+
+
+def emit(
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    using_transaction: bool = True,
+    audience: Audience | None = None,
+) -> Event | None:
+    """Write the event and its deliveries; enqueue them when the transaction commits.
+
+    With `using_transaction` (the default) the rows join the caller's transaction, which must
+    be open (call it from inside the service's `atomic` block); without it `emit` commits them
+    in a transaction of its own. Returns the event, or None when no subscription takes it.
+    """
+    if event_type not in EVENT_SPECS:
+        raise ValueError(f"Unknown webhook event type {event_type!r}.")
+    if not using_transaction:
+        with transaction.atomic():
+            return _emit(event_type, payload, audience)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "emit(..., using_transaction=True) must run inside the change's transaction."
+        )
+    return _emit(event_type, payload, audience)
+
+
+def emit_many(
+    event_type: str, payloads: list[dict[str, Any]], *, audience: Audience | None = None
+) -> list[Event]:
+    """`emit` for many events of one type (e.g. a batch of transfers), in the caller's
+    transaction: one query for the subscriptions and one insert each for events and
+    deliveries, whatever the count."""
+    if event_type not in EVENT_SPECS:
+        raise ValueError(f"Unknown webhook event type {event_type!r}.")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("emit_many must run inside the change's transaction.")
+    return _write(event_type, payloads, audience)
+
+
+def _emit(event_type: str, payload: dict[str, Any], audience: Audience | None) -> Event | None:
+    written = _write(event_type, [payload], audience)
+    return written[0] if written else None
+
+
+def _write(
+    event_type: str, payloads: list[dict[str, Any]], audience: Audience | None
+) -> list[Event]:
+    spec = EVENT_SPECS[event_type]
+    candidates = [
+        s
+        for s in Subscription.objects.filter(active=True, client__active=True).select_related(
+            "client__application__user"
+        )
+        if event_type in s.event_types
+    ]
+    receivers = [s for s in candidates if may_receive(s, spec, audience)]
+    if not receivers or not payloads:
+        return []
+    now = timezone.now()
+    events = Event.objects.bulk_create(
+        [Event(type=event_type, payload=payload, created_at=now) for payload in payloads]
+    )
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                event=event,
+                subscription=s,
+                next_attempt_at=now,
+                give_up_at=now + conf.retry_window(),
+                created_at=now,
+            )
+            for event in events
+            for s in receivers
+        ]
+    )
+    ids = [d.pk for d in deliveries]
+    transaction.on_commit(lambda: enqueue_deliveries(ids))
+    return events
+
+
+def enqueue_deliveries(delivery_ids: list[int], *, countdown: float | None = None) -> int:
+    """Hand deliveries to Celery. With the broker unreachable they stay pending in the outbox
+    and the beat task (`integrations.tasks.flush_webhook_outbox`) enqueues them later."""
+    from .tasks import deliver_webhook
+
+    sent = 0
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+        except Exception:  # the broker is down: the outbox keeps the delivery
+            logger.warning(
+                "Broker unreachable; %d webhook deliveries left in the outbox",
+                len(delivery_ids) - sent,
+            )
+            break
+        sent += 1
+    return sent

@@ -1,0 +1,30 @@
+"""Celery tasks: webhook deliveries from the outbox, and the beat task that re-enqueues the
+ones the broker never took."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+from .events import enqueue_deliveries
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str:
+    """Send one delivery if it is due (idempotent: a delivered or leased one is skipped)."""
+    return services.delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True)
+def flush_webhook_outbox() -> int:
+    """Re-enqueue pending deliveries overdue by the grace period (the broker was down when
+    they were written, or their worker died mid-send). Run by beat every minute."""
+    return enqueue_deliveries(services.deliveries_due())
+
+
+@shared_task(ignore_result=True)
+def clear_expired_tokens() -> None:
+    """Delete expired OAuth tokens (django-oauth-toolkit's `cleartokens`). Run by beat daily."""
+    from oauth2_provider.models import clear_expired
+
+    clear_expired()

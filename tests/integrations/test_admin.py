@@ -1,0 +1,125 @@
+"""Clients are registered, rotated and revoked in the admin; subscriptions, events and
+deliveries are shown there."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from integrations.models import ApiClient, Delivery, Event, Subscription
+from tests.builders import submitted
+from tests.factories import UserFactory
+from tests.integrations.conftest import Client, bearer, fetch_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):  # type: ignore[no-untyped-def]
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+def _messages(response) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(str(m) for m in get_messages(response.wsgi_request))
+
+
+def test_an_administrator_registers_a_client_and_sees_its_secret_once(
+    admin_client, reviewer, inspection
+):
+    response = admin_client.post(
+        reverse("admin:integrations_apiclient_add"),
+        {
+            "name": "Case system",
+            "acting_username": reviewer.username,
+            "scopes": ["requests:read", "webhooks:manage"],
+            "rate": "120/min",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    text = _messages(response)
+    secret = re.search(r"client secret: <code>([^<]+)</code>", text).group(1)
+    registered = ApiClient.objects.get()
+    application = registered.application
+    assert application.user == reviewer
+    assert registered.scope_list == ["requests:read", "webhooks:manage"]
+    assert secret not in application.client_secret  # stored hashed
+    credentials = Client(registered, application.client_id, secret)
+    assert fetch_token(credentials).json()["scope"] == "requests:read webhooks:manage"
+    assert registered.history.get().history_user.username == "root"
+
+
+def test_the_add_form_refuses_an_unknown_user_and_a_bad_rate(admin_client):
+    response = admin_client.post(
+        reverse("admin:integrations_apiclient_add"),
+        {"name": "X", "acting_username": "nobody", "scopes": ["requests:read"], "rate": "fast"},
+    )
+    assert response.status_code == 200
+    assert not ApiClient.objects.exists()
+
+
+def test_revoke_and_rotate_from_the_admin(admin_client, make_client, reviewer, inspection):
+    client = make_client(reviewer, "requests:read")
+    api = bearer(client)
+    changelist = reverse("admin:integrations_apiclient_changelist")
+    rotated = admin_client.post(
+        changelist, {"action": "rotate_secret", "_selected_action": [client.api_client.pk]}
+    )
+    new_secret = re.search(r"New client secret: <code>([^<]+)</code>", _messages(rotated)).group(1)
+    assert api.get("/api/v1/requests/").status_code == 401  # its tokens ended
+    assert fetch_token(client).status_code == 401  # the old secret
+    client.secret = new_secret
+    assert fetch_token(client).status_code == 200
+    admin_client.post(changelist, {"action": "revoke", "_selected_action": [client.api_client.pk]})
+    assert fetch_token(client).status_code == 401
+    client.api_client.refresh_from_db()
+    assert client.api_client.active is False
+
+
+def test_every_integrations_page_renders_with_data(
+    admin_client,
+    make_client,
+    reviewer,
+    civilian,
+    inspection,
+    receiver,
+    django_capture_on_commit_callbacks,
+):
+    client = make_client(reviewer)
+    subscription = Subscription.objects.create(
+        client=client.api_client, event_types=["request.submitted"], target_url=receiver.url
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        submitted(civilian, inspection)
+    pages = [
+        reverse("admin:integrations_apiclient_change", args=[client.api_client.pk]),
+        reverse("admin:integrations_apiclient_history", args=[client.api_client.pk]),
+        reverse("admin:integrations_subscription_change", args=[subscription.pk]),
+        reverse("admin:integrations_subscription_add"),
+        reverse("admin:integrations_event_change", args=[Event.objects.get().pk]),
+        reverse("admin:integrations_delivery_change", args=[Delivery.objects.get().pk]),
+        reverse("admin:integrations_delivery_changelist") + "?status=delivered",
+    ]
+    for url in pages:
+        assert admin_client.get(url).status_code == 200, url
+    body = admin_client.get(pages[2]).content.decode()
+    assert subscription.secret not in body  # only its last characters
+
+
+def test_a_subscription_made_in_the_admin_is_validated(admin_client, make_client, reviewer):
+    client = make_client(reviewer, "requests:read webhooks:manage")
+    response = admin_client.post(
+        reverse("admin:integrations_subscription_add"),
+        {
+            "client": client.api_client.pk,
+            "event_types": ["transfer.posted"],
+            "target_url": "https://example.test/h",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200  # the form, with the error
+    assert "ledger:read" in response.content.decode()
+    assert not Subscription.objects.exists()

@@ -1,0 +1,92 @@
+"""Events from the other apps reach subscribers without those apps importing integrations:
+an approval case's decision and a clearing cycle's settlement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from governance import services as governance
+from integrations.models import Delivery, Event, Subscription
+from tests.builders import pending_approval
+from tests.ledger.test_clearing import media, settled, world  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def _subscribe(client: Any, event_type: str, url: str) -> Subscription:
+    return Subscription.objects.create(
+        client=client.api_client, event_types=[event_type], target_url=url
+    )
+
+
+def test_a_decision_is_told_to_clients_acting_for_the_programs_people(
+    make_client,
+    supervisor,
+    outsider_supervisor,
+    reviewer,
+    civilian,
+    inspection,
+    receiver,
+    django_capture_on_commit_callbacks,
+):
+    own = make_client(supervisor)
+    other = make_client(outsider_supervisor)
+    for client in (own, other):
+        _subscribe(client, "case.decided", receiver.url)
+    _, case = pending_approval(civilian, reviewer, inspection)
+    assert not Event.objects.filter(type="case.decided").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        governance.case_decide(actor=supervisor, case_id=case.pk, outcome="approve", reason="Ok.")
+    (body,) = receiver.bodies()
+    assert body["type"] == "case.decided"
+    assert body["data"]["case"] == case.pk
+    assert body["data"]["status"] == "approved"
+    assert body["data"]["program"] == "housing"
+    assert set(Delivery.objects.values_list("subscription__client", flat=True)) == {
+        own.api_client.pk
+    }
+
+
+def test_a_settled_cycle_is_told_to_finance_clients(
+    make_client,
+    finance_officer,
+    reviewer,
+    actor,
+    world,  # noqa: F811  (the clearing tests' fixture)
+    receiver,
+):
+    finance = make_client(finance_officer)
+    staff = make_client(reviewer)
+    for client in (finance, staff):
+        _subscribe(client, "cycle.settled", receiver.url)
+    cycle = settled(actor, world)
+    (event,) = Event.objects.filter(type="cycle.settled")
+    assert event.payload["cycle"] == cycle.pk
+    assert event.payload["settlement_credit_minor"] > 0
+    assert set(Delivery.objects.values_list("subscription__client", flat=True)) == {
+        finance.api_client.pk
+    }
+
+
+def test_posted_transfers_become_events_in_one_batch(
+    make_client, finance_officer, actor, receiver, django_capture_on_commit_callbacks
+):
+    """The integrations side of the ledger's hook: given the transfers a service wrote."""
+    from django.db import transaction
+
+    from integrations.receivers import transfers_written
+    from tests.builders import ledger_account, move
+
+    client = make_client(finance_officer)
+    _subscribe(client, "transfer.posted", receiver.url)
+    source, fund = ledger_account(actor, "SRC"), ledger_account(actor, "FND")
+    posted = move(actor, "p-1", source, fund, 500)
+    held = move(actor, "p-2", source, fund, 700, pending=True)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        transfers_written([posted, held])
+    (body,) = receiver.bodies()
+    assert body["data"]["sequence"] == posted.sequence
+    assert (body["data"]["debit_account"], body["data"]["credit_account"]) == ("SRC", "FND")
+    assert body["data"]["amount_minor"] == 500
