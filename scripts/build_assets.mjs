@@ -1,7 +1,9 @@
 // Copy the front-end packages installed by `npm ci` into static/vendor/ (git-ignored), where
 // Django's staticfiles finds them. USWDS keeps its dist layout because its CSS refers to
 // ../fonts and ../img relative to itself.
-import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
+// axe-core is for the accessibility tests only: it goes to tests/e2e/assets/ (outside every
+// static directory, so it is never served), which ignores itself in git.
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,3 +31,15 @@ for (const [from, to] of copies) {
   cpSync(source, target, { recursive: true });
 }
 console.log(`build_assets: copied ${copies.length} items into ${vendor}`);
+
+const testAssets = join(root, "tests", "e2e", "assets");
+const axe = join(modules, "axe-core", "axe.min.js");
+if (existsSync(axe)) {
+  rmSync(testAssets, { recursive: true, force: true });
+  mkdirSync(testAssets, { recursive: true });
+  cpSync(axe, join(testAssets, "axe.min.js"));
+  writeFileSync(join(testAssets, ".gitignore"), "# Built by `npm run build`; never committed.\n*\n");
+  console.log(`build_assets: copied axe-core into ${testAssets}`);
+} else {
+  console.warn("build_assets: axe-core is missing (npm ci installs it); accessibility tests will skip.");
+}

@@ -18,9 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.fields.related import RelatedField
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.admin import TabularInline
@@ -32,13 +35,21 @@ from hms_portal.admin import (
     EstimatedCountPaginator,
     HistoryModelAdmin,
     ReadOnlyAdminMixin,
+    ReadOnlyModelAdmin,
     SuperuserConfigAdminMixin,
     format_money,
 )
 from ledger import selectors as ledger_selectors
 
 from . import services
-from .models import RequestEvent, ServiceRequest, ServiceType, Status
+from .models import (
+    RequestEvent,
+    SatisfactionResponse,
+    ServiceQuestion,
+    ServiceRequest,
+    ServiceType,
+    Status,
+)
 from .selectors import requests_for_staff
 
 if TYPE_CHECKING:
@@ -56,6 +67,7 @@ STATUS_LABELS = {
     Status.FUNDED: "success",
     Status.FULFILLED: "success",
     Status.REJECTED: "danger",
+    Status.WITHDRAWN: "info",
 }
 
 # A whole tracking number, or a prefix of one: searched on the unique index, case-folded.
@@ -63,9 +75,32 @@ TRACKING_PREFIX_RE = re.compile(r"^HMS-[0-9]{0,4}(-[0-9]*)?$", re.IGNORECASE)
 TRACKING_FULL_RE = re.compile(r"^HMS-[0-9]{4}-[0-9]{6,}$")
 
 
+class ServiceQuestionInline(TabularInline):
+    """The extra questions civilians answer when they file for this service."""
+
+    model = ServiceQuestion
+    fields = (
+        "position",
+        "code",
+        "label",
+        "label_es",
+        "kind",
+        "choices",
+        "choices_es",
+        "required",
+        "help_text",
+        "help_text_es",
+    )
+    extra = 0
+    can_delete = False  # answers already given name the question's code
+    ordering = ("position", "id")
+
+
 @admin.register(ServiceType)
 class ServiceTypeAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
     """Service types are configuration: superusers edit them, staff read them."""
+
+    inlines = (ServiceQuestionInline,)
 
     list_display = ("name", "code", "program", "fund", "max_amount", "target_days", "active")
     list_filter = ("active", "program")
@@ -158,6 +193,28 @@ class AskInfoForm(forms.Form):
     )
 
 
+@admin.register(SatisfactionResponse)
+class SatisfactionResponseAdmin(ReadOnlyModelAdmin):
+    """Civilians' ratings of closed requests (staff reporting), scoped like the requests:
+    each staff member sees the answers on the requests they may see. Never changed."""
+
+    list_display = ("request", "service_type", "score", "short_comment", "language", "created_at")
+    list_filter = ("score", "service_type", "language", "created_at")
+    search_fields = ("^request__tracking_number", "comment")
+    list_select_related = ("request", "service_type")
+    raw_id_fields = ("request", "service_type", "respondent")
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SatisfactionResponse]:
+        visible = requests_for_staff(user=request.user).values("pk")
+        return super().get_queryset(request).filter(request__in=visible)
+
+    @display(description=_("comment"))
+    def short_comment(self, obj: SatisfactionResponse) -> str:
+        return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
+
+
 @admin.register(ServiceRequest)
 class ServiceRequestAdmin(HistoryModelAdmin):
     """Civilians' requests, scoped to the programs the staff member works for.
@@ -197,7 +254,7 @@ class ServiceRequestAdmin(HistoryModelAdmin):
         "recommend",
         "mark_fulfilled",
     )
-    readonly_fields = ("amount", "funding")
+    readonly_fields = ("amount", "funding", "documents", "answers_given")
     fieldsets = (
         (
             None,
@@ -218,7 +275,7 @@ class ServiceRequestAdmin(HistoryModelAdmin):
             _("Civilian"),
             {"fields": ("requester", "contact_name", "contact_email", "contact_phone")},
         ),
-        (_("Request"), {"fields": ("description",)}),
+        (_("Request"), {"fields": ("description", "answers_given", "documents")}),
         (_("Approval and funding"), {"fields": ("approval_case", "funding")}),
     )
 
@@ -280,6 +337,47 @@ class ServiceRequestAdmin(HistoryModelAdmin):
         if obj.amount_minor is None:
             return None
         return format_money(obj.amount_minor, obj.currency)
+
+    @display(description=_("answers to the service's questions"))
+    def answers_given(self, obj: ServiceRequest) -> str:
+        """Each extra question as it was asked, and the civilian's answer."""
+        answers = [a for a in obj.answers or [] if isinstance(a, dict)]
+        if not answers:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "<strong>{}</strong>: {}",
+            (
+                (
+                    a.get("question", a.get("code", "")),
+                    ", ".join(map(str, a["answer"]))
+                    if isinstance(a.get("answer"), list)
+                    else a.get("answer", ""),
+                )
+                for a in answers
+            ),
+        )
+
+    @display(description=_("documents"))
+    def documents(self, obj: ServiceRequest) -> str:
+        """The civilian's documents, each a download (served by the portal to staff who may
+        see the request)."""
+        attachments = list(obj.attachments.all())
+        if not attachments:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a> ({}, {})',
+            (
+                (
+                    reverse("service_requests:attachment", args=[obj.tracking_number, a.pk]),
+                    a.name,
+                    a.content_type,
+                    filesizeformat(a.size),
+                )
+                for a in attachments
+            ),
+        )
 
     @display(description=_("claim and ledger transfers"))
     def funding(self, obj: ServiceRequest) -> str:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from allocations.models import Claim, Fund
 from governance.models import ApprovalCase, Program
+
+from .attachments import private_storage
 
 MAX_DESCRIPTION = 5000
 MAX_AMOUNT_MINOR = 100_000_000_00  # 100 million: no single request goes past this
@@ -27,7 +33,11 @@ class ServiceType(models.Model):
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(
+        _("description"), blank=True, help_text=_("In plain words: who it is for and what it does.")
+    )
+    name_es = models.CharField(_("name in Spanish"), max_length=200, blank=True)
+    description_es = models.TextField(_("description in Spanish"), blank=True)
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="service_types")
     fund = models.ForeignKey(
         Fund, on_delete=models.PROTECT, null=True, blank=True, related_name="service_types"
@@ -54,6 +64,20 @@ class ServiceType(models.Model):
     def is_funding(self) -> bool:
         return self.fund_id is not None
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (Spanish when given, else the English name)."""
+        if get_language() == "es" and self.name_es:
+            return self.name_es
+        return self.name
+
+    @property
+    def display_description(self) -> str:
+        """The plain-language description in the active language."""
+        if get_language() == "es" and self.description_es:
+            return self.description_es
+        return self.description
+
 
 class Status(models.TextChoices):
     SUBMITTED = "submitted", _("Received")
@@ -65,7 +89,15 @@ class Status(models.TextChoices):
     FUNDED = "funded", _("Approved, funds reserved")
     FULFILLED = "fulfilled", _("Fulfilled")
     REJECTED = "rejected", _("Not approved")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
+
+# Before a decision: the civilian may still withdraw (a supervisor's open case cannot be
+# withdrawn from under them: by then the civilian asks staff).
+WITHDRAWABLE_STATUSES = [Status.SUBMITTED, Status.IN_REVIEW, Status.INFO_REQUESTED]
+# Closed: nothing more happens, and the civilian may rate the service once.
+CLOSED_STATUSES = [Status.FULFILLED, Status.REJECTED, Status.WITHDRAWN]
+RATABLE_STATUSES = [Status.FULFILLED, Status.REJECTED]
 
 OPEN_STATUSES = [
     Status.SUBMITTED,
@@ -130,6 +162,18 @@ class ServiceRequest(models.Model):
         Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="service_request"
     )
     submission_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    answers = models.JSONField(
+        _("answers to the service's questions"),
+        default=list,
+        blank=True,
+        help_text=_("As asked: each question's code, its English text and the answer."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        default="en",
+        help_text=_("The civilian's language: their emails are written in it."),
+    )
     submitted_at = models.DateTimeField(_("submitted"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -186,6 +230,10 @@ class ServiceRequest(models.Model):
     def reject(self) -> None:
         """Not approved (final)."""
 
+    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.IN_REVIEW)
+    def send_back(self) -> None:
+        """The approval case was returned to review by a decider, or recalled by the maker."""
+
     @transition(field=status, source=Status.APPROVED, target=Status.FUNDED)
     def fund(self) -> None:
         """Its claim was granted: the money is obligated in the ledger."""
@@ -202,6 +250,20 @@ class ServiceRequest(models.Model):
     def fulfil(self) -> None:
         """Done: for a funded request the obligation is posted."""
 
+    @transition(field=status, source=WITHDRAWABLE_STATUSES, target=Status.WITHDRAWN)
+    def withdraw(self) -> None:
+        """The civilian withdraws the request before it goes to a decision (final)."""
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    @property
+    def target_date(self) -> date:
+        """The day by which the bureau aims to have resolved it (the service type's target)."""
+        submitted = timezone.localdate(self.submitted_at)
+        return submitted + timedelta(days=self.service_type.target_days)
+
 
 class EventKind(models.TextChoices):
     SUBMITTED = "submitted", _("Received")
@@ -215,6 +277,8 @@ class EventKind(models.TextChoices):
     FUNDED = "funded", _("Funds reserved")
     AWAITING_FUNDS = "awaiting_funds", _("Awaiting funds")
     FULFILLED = "fulfilled", _("Fulfilled")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    DOCUMENTS_ADDED = "documents_added", _("Documents added")
 
 
 class NotifyState(models.TextChoices):
@@ -256,3 +320,163 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.kind}"
+
+
+SATISFACTION_SCORES = [
+    (5, _("Very satisfied")),
+    (4, _("Satisfied")),
+    (3, _("Neither satisfied nor dissatisfied")),
+    (2, _("Dissatisfied")),
+    (1, _("Very dissatisfied")),
+]
+MAX_SATISFACTION_COMMENT = 2000
+
+
+class SatisfactionResponse(models.Model):
+    """The civilian's one answer to "how satisfied are you?" after their request closed.
+
+    One per request (a unique key, so a second answer is refused by the database too); never
+    changed afterwards, so it carries no history. Staff reporting reads these rows.
+    """
+
+    request = models.OneToOneField(
+        ServiceRequest,
+        on_delete=models.PROTECT,
+        related_name="satisfaction",
+        verbose_name=_("request"),
+    )
+    score = models.PositiveSmallIntegerField(_("score"), choices=SATISFACTION_SCORES)
+    comment = models.TextField(_("comment"), max_length=MAX_SATISFACTION_COMMENT, blank=True)
+    service_type = models.ForeignKey(
+        ServiceType,
+        on_delete=models.PROTECT,
+        related_name="satisfaction_responses",
+        verbose_name=_("service"),
+    )
+    respondent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("respondent"),
+    )
+    language = models.CharField(_("language"), max_length=8, default="en")
+    created_at = models.DateTimeField(_("answered at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("satisfaction response")
+        verbose_name_plural = _("satisfaction responses")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=5),
+                name="service_requests_satisfaction_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.score}"
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    # A random name: the civilian's file name never reaches the file system.
+    return f"requests/{instance.request_id}/{uuid.uuid4().hex}{Path(filename).suffix}"
+
+
+class Attachment(models.Model):
+    """A document a civilian added to their request. Kept in private storage and served only
+    to that civilian and to staff who may see the request; never changed or deleted."""
+
+    request = models.ForeignKey(
+        ServiceRequest,
+        on_delete=models.PROTECT,
+        related_name="attachments",
+        verbose_name=_("request"),
+    )
+    file = models.FileField(
+        _("file"), upload_to=_attachment_path, storage=private_storage, max_length=200
+    )
+    name = models.CharField(_("file name"), max_length=120)
+    content_type = models.CharField(_("type"), max_length=60)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QuestionKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    DATE = "date", _("Date")
+    CHOICE = "choice", _("One choice")
+    MULTIPLE = "multiple", _("Several choices")
+
+
+class ServiceQuestion(models.Model):
+    """An extra question a service type asks when a civilian files for it. The answers are
+    stored with the request (`ServiceRequest.answers`) and shown to staff."""
+
+    service_type = models.ForeignKey(
+        ServiceType, on_delete=models.PROTECT, related_name="questions", verbose_name=_("service")
+    )
+    code = models.SlugField(
+        _("code"), max_length=40, help_text=_("A short key for the answer, e.g. household-size.")
+    )
+    label = models.CharField(_("question"), max_length=200)
+    label_es = models.CharField(_("question in Spanish"), max_length=200, blank=True)
+    help_text = models.CharField(_("hint"), max_length=300, blank=True)
+    help_text_es = models.CharField(_("hint in Spanish"), max_length=300, blank=True)
+    kind = models.CharField(_("kind of answer"), max_length=10, choices=QuestionKind.choices)
+    choices = models.TextField(
+        _("choices"), blank=True, help_text=_("For choice questions: one choice per line.")
+    )
+    choices_es = models.TextField(
+        _("choices in Spanish"),
+        blank=True,
+        help_text=_("The same choices, in the same order, in Spanish."),
+    )
+    required = models.BooleanField(_("required"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["service_type", "position", "id"]
+        verbose_name = _("extra question")
+        verbose_name_plural = _("extra questions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_type", "code"], name="service_requests_question_code_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def display_label(self) -> str:
+        return self.label_es if get_language() == "es" and self.label_es else self.label
+
+    @property
+    def display_help(self) -> str:
+        if get_language() == "es" and self.help_text_es:
+            return self.help_text_es
+        return self.help_text
+
+    def choice_list(self) -> list[tuple[str, str, str]]:
+        """(value, English label, label in the active language) for each choice."""
+        english = [c.strip() for c in self.choices.splitlines() if c.strip()]
+        spanish = [c.strip() for c in self.choices_es.splitlines() if c.strip()]
+        shown = spanish if get_language() == "es" and len(spanish) == len(english) else english
+        return [(str(i + 1), english[i], shown[i]) for i in range(len(english))]

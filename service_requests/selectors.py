@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils.crypto import constant_time_compare
 
 from governance.selectors import programs_decided_by, programs_reviewed_by
 
@@ -18,6 +19,46 @@ VIEW_ALL_PERMISSION = "service_requests.view_all_requests"
 
 def service_types_open() -> QuerySet[ServiceType]:
     return ServiceType.objects.filter(active=True).select_related("program", "fund")
+
+
+def service_types_search(*, query: str) -> QuerySet[ServiceType]:
+    """Open service types whose name or description (in either language) holds every word of
+    `query`; all of them for an empty query."""
+    found = service_types_open()
+    for word in query.split()[:10]:
+        found = found.filter(
+            Q(name__icontains=word)
+            | Q(name_es__icontains=word)
+            | Q(description__icontains=word)
+            | Q(description_es__icontains=word)
+            | Q(code__icontains=word)
+        )
+    return found
+
+
+# Compared when no request has the tracking number, so that a miss costs what a hit costs.
+_NO_SUCH_EMAIL = "no-such-request@invalid.example"
+
+
+def request_for_tracking(*, tracking_number: str, email: str) -> ServiceRequest | None:
+    """The request with `tracking_number` if `email` is the one it was filed with (its contact
+    email or its requester's account email), else None.
+
+    Says nothing more: an unknown number and a wrong email give the same None after the same
+    work (one indexed query, two constant-time comparisons)."""
+    found = (
+        ServiceRequest.objects.select_related("service_type", "requester")
+        .filter(tracking_number=tracking_number)
+        .first()
+    )
+    given = email.strip().casefold()
+    contact = found.contact_email.strip().casefold() if found else _NO_SUCH_EMAIL
+    account = (found.requester.email or "").strip().casefold() if found else _NO_SUCH_EMAIL
+    contact_matches = constant_time_compare(given, contact)
+    account_matches = constant_time_compare(given, account) and bool(account)
+    if found is not None and (contact_matches or account_matches):
+        return found
+    return None
 
 
 def requests_of_civilian(*, user: User | AnonymousUser) -> QuerySet[ServiceRequest]:
@@ -34,8 +75,22 @@ def request_of_civilian(
     return requests_of_civilian(user=user).filter(tracking_number=tracking_number).first()
 
 
+def request_by_tracking_number(*, tracking_number: str) -> ServiceRequest | None:
+    """Any request by its number: only for a browser that proved the number and the email at
+    /track/ (see `request_for_tracking`)."""
+    return (
+        ServiceRequest.objects.select_related("service_type")
+        .filter(tracking_number=tracking_number)
+        .first()
+    )
+
+
 def public_timeline(*, request: ServiceRequest) -> QuerySet[RequestEvent]:
-    return request.events.filter(public=True).order_by("created_at", "pk")
+    return (
+        request.events.filter(public=True)
+        .select_related("request__service_type")
+        .order_by("created_at", "pk")
+    )
 
 
 def requests_for_staff(*, user: User | AnonymousUser) -> QuerySet[ServiceRequest]:

@@ -7,13 +7,19 @@ nothing. Emails are outbox rows (`RequestEvent.notify`) sent by a task enqueued 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from allocations import services as allocations
@@ -25,11 +31,21 @@ from ledger import services as ledger
 from ledger.models import OwnerKind
 from ledger.money import format_money
 
+from . import conf
+from . import messages as standard
+from .attachments import ALLOWED_DESCRIPTION, safe_name, sniff
 from .models import (
+    CLOSED_STATUSES,
     MAX_AMOUNT_MINOR,
+    MAX_SATISFACTION_COMMENT,
+    RATABLE_STATUSES,
+    WITHDRAWABLE_STATUSES,
+    Attachment,
     EventKind,
     NotifyState,
+    QuestionKind,
     RequestEvent,
+    SatisfactionResponse,
     ServiceRequest,
     ServiceType,
 )
@@ -43,17 +59,36 @@ logger = logging.getLogger(__name__)
 
 SUBJECT_KIND = "service_request"
 
-ERR_UNKNOWN_SERVICE = "Choose one of the services listed."
-ERR_AMOUNT_REQUIRED = "Enter the amount you are asking for."
-ERR_AMOUNT_NOT_ALLOWED = "This service does not pay out money: leave the amount empty."
-ERR_AMOUNT_RANGE = "Enter an amount between 0.01 and {maximum}."
-ERR_NOT_ALLOWED = "You may not do that for request {tracking_number}."
-ERR_STALE = (
+# Messages a civilian may read are translated (lazily: in the language of whoever is served).
+ERR_UNKNOWN_SERVICE = _("Choose one of the services listed.")
+ERR_AMOUNT_REQUIRED = _("Enter the amount you are asking for.")
+ERR_AMOUNT_NOT_ALLOWED = _("This service does not pay out money: leave the amount empty.")
+ERR_AMOUNT_RANGE = _("Enter an amount between 0.01 and {maximum}.")
+ERR_NOT_ALLOWED = _("You may not do that for request {tracking_number}.")
+ERR_STALE = _(
     "{tracking_number} is now “{status}”, so it cannot be {action}. Nothing was changed: "
     "reload to see where it stands."
 )
-ERR_MESSAGE_REQUIRED = "Write a message."
+ERR_MESSAGE_REQUIRED = _("Write a message.")
 ERR_NO_GRANT = "Only finance officers may grant a fund's waiting claims."
+ERR_NOT_WITHDRAWABLE = _(
+    "{tracking_number} is now “{status}”: it can no longer be withdrawn here. Nothing was "
+    "changed. To stop it now, contact the bureau and quote the tracking number."
+)
+ERR_NOT_RATABLE = _("You can rate the service once the request is closed.")
+ERR_RATED_ALREADY = _("You have already rated the service for this request. Thank you.")
+ERR_SCORE = _("Choose a rating from 1 to 5.")
+ERR_COMMENT_TOO_LONG = _("Keep the comment under {limit} characters.")
+ERR_BAD_TEXT = _("Remove the invisible control characters from the text.")
+ERR_ANSWER_REQUIRED = _("Answer the question “{question}”.")
+ERR_FILE_EMPTY = _("“{name}” is empty: choose the file again.")
+ERR_FILE_TOO_BIG = _("“{name}” is {size}: each file can be at most {limit}. Send a smaller copy.")
+ERR_FILE_TYPE = _(
+    "“{name}” is not a {types} file (we check what is inside the file, not its name). Save "
+    "it as a PDF or take a photo of it, and add it again."
+)
+ERR_TOO_MANY_FILES = _("A request can have at most {limit} documents.")
+ERR_CLOSED_FOR_FILES = _("{tracking_number} is closed: documents can no longer be added.")
 
 
 class RequestError(ValidationError):
@@ -74,6 +109,43 @@ def request_validate_amount(*, service_type: ServiceType, amount_minor: int | No
             ERR_AMOUNT_RANGE.format(maximum=format_money(maximum, service_type.currency)),
             code="amount_range",
         )
+
+
+def request_answers(
+    *, service_type: ServiceType, values: dict[str, object]
+) -> list[dict[str, object]]:
+    """The answers as stored with the request: per question, in order, its code, its English
+    text and the answer (choices by their English text; dates as YYYY-MM-DD; numbers as text)."""
+    stored: list[dict[str, object]] = []
+    for question in service_type.questions.all():
+        value = values.get(question.code)
+        if value in (None, "", []):
+            continue
+        if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTIPLE):
+            english = {v: en for v, en, _shown in question.choice_list()}
+            chosen = value if isinstance(value, list) else [value]
+            answer: object = [english[str(v)] for v in chosen if str(v) in english]
+            if question.kind == QuestionKind.CHOICE:
+                answer = answer[0] if answer else ""  # type: ignore[index]
+        elif hasattr(value, "isoformat"):
+            answer = value.isoformat()
+        else:
+            answer = str(value).strip()
+        stored.append({"code": question.code, "question": question.label, "answer": answer})
+    return stored
+
+
+def request_validate_answers(
+    *, service_type: ServiceType, answers: list[dict[str, object]]
+) -> None:
+    """Every required question of the service is answered (the form checks each answer's
+    kind; this is the service's last word)."""
+    given = {a.get("code") for a in answers if a.get("answer") not in (None, "", [])}
+    for question in service_type.questions.all():
+        if question.required and question.code not in given:
+            raise RequestError(
+                ERR_ANSWER_REQUIRED.format(question=question.display_label), code="answers"
+            )
 
 
 def _reserve_request_id() -> int:
@@ -142,6 +214,8 @@ def request_submit(
     contact_phone: str = "",
     amount_minor: int | None = None,
     submission_token: uuid.UUID | None = None,
+    language: str = "en",
+    answers: list[dict[str, object]] | None = None,
 ) -> tuple[ServiceRequest, bool]:
     """File a request for the signed-in `actor`. Returns the request and whether it is new.
 
@@ -161,6 +235,8 @@ def request_submit(
             contact_phone=contact_phone,
             amount_minor=amount_minor,
             token=token,
+            language=language,
+            answers=answers or [],
         ), True
     except IntegrityError:
         earlier = ServiceRequest.objects.filter(submission_token=token).first()
@@ -182,10 +258,13 @@ def _submit(
     contact_phone: str,
     amount_minor: int | None,
     token: uuid.UUID,
+    language: str = "en",
+    answers: list[dict[str, object]] | None = None,
 ) -> ServiceRequest:
     if not service_type.active:
         raise RequestError(ERR_UNKNOWN_SERVICE, code="unknown_service")
     request_validate_amount(service_type=service_type, amount_minor=amount_minor)
+    request_validate_answers(service_type=service_type, answers=answers or [])
     request_id = _reserve_request_id()
     request = ServiceRequest(
         id=request_id,
@@ -199,6 +278,8 @@ def _submit(
         amount_minor=amount_minor,
         currency=service_type.currency,
         submission_token=token,
+        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
+        answers=answers or [],
     )
     # Field rules here; keys, uniqueness and check constraints are the database's to enforce.
     request.full_clean(
@@ -348,7 +429,7 @@ def request_provide_info(*, actor: User, request_id: int, message: str) -> Servi
         actor=actor,
         request_id=request_id,
         transition="receive_info",
-        action="answered",
+        action=str(_("answered")),
         check=_is_requester,
     )
     _save(request, actor=actor, reason="information provided")
@@ -432,12 +513,33 @@ def _fund_claim(request: ServiceRequest, *, actor: User) -> None:
 
 
 def request_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> None:
-    """Governance's final decision on a request's case (runs inside the decision's transaction)."""
+    """Governance's final outcome on a request's case (runs inside the decision's transaction).
+
+    Approve and reject end the request's approval; return (a supervisor sends it back with a
+    reason) and recall (the submitter withdraws it before any decision) put it back in review,
+    where a new recommendation opens a new case.
+    """
     request = (
         ServiceRequest.objects.select_for_update(of=("self",))
         .select_related("service_type__fund")
         .get(approval_case=case)
     )
+    if decision.outcome in (Outcome.RETURN, Outcome.RECALL):
+        request.send_back()
+        returned = decision.outcome == Outcome.RETURN
+        _save(request, actor=actor, reason="returned to review" if returned else "recalled")
+        _event(
+            request,
+            kind=EventKind.REVIEW_STARTED,
+            actor=actor,
+            public=not returned,
+            message=(
+                f"Returned to review by {decision.decided_by_label}: {decision.reason}"
+                if returned
+                else "You recalled your request from approval; it is back in review."
+            ),
+        )
+        return
     if decision.outcome == Outcome.REJECT:
         request.reject()
         _save(request, actor=actor, reason="rejected")
@@ -500,3 +602,191 @@ def requests_fund_waiting(*, actor: User, fund_id: int) -> list[ServiceRequest]:
         )
         moved.append(request)
     return moved
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """An uploaded file that passed the checks: its type from its content and a safe name."""
+
+    upload: UploadedFile
+    content_type: str
+    name: str
+
+
+def attachments_validate(*, files: Sequence[UploadedFile], already: int = 0) -> list[CheckedFile]:
+    """Check every file (size, type by content, count) before anything is stored; the first
+    problem is refused with a message naming the file."""
+    from django.template.defaultfilters import filesizeformat
+
+    limit = int(conf.get("ATTACHMENT_MAX_BYTES"))
+    most = int(conf.get("ATTACHMENTS_PER_REQUEST"))
+    if already + len(files) > most:
+        raise RequestError(ERR_TOO_MANY_FILES.format(limit=most), code="too_many_files")
+    checked = []
+    for upload in files:
+        shown = safe_name(upload.name or "", content_type="text/plain")[:-4]
+        size = upload.size or 0
+        if size == 0:
+            raise RequestError(ERR_FILE_EMPTY.format(name=shown), code="file_empty")
+        if size > limit:
+            raise RequestError(
+                ERR_FILE_TOO_BIG.format(
+                    name=shown, size=filesizeformat(size), limit=filesizeformat(limit)
+                ),
+                code="file_too_big",
+            )
+        upload.seek(0)
+        content_type = sniff(upload.read(2048))
+        upload.seek(0)
+        if content_type is None:
+            raise RequestError(
+                ERR_FILE_TYPE.format(name=shown, types=ALLOWED_DESCRIPTION), code="file_type"
+            )
+        checked.append(
+            CheckedFile(
+                upload=upload,
+                content_type=content_type,
+                name=safe_name(upload.name or "", content_type=content_type),
+            )
+        )
+    return checked
+
+
+@transaction.atomic
+def attachments_add(
+    *, actor: User, request_id: int, files: Sequence[UploadedFile]
+) -> list[Attachment]:
+    """The civilian who filed an open request adds documents to it: all of them or none.
+
+    Each file is checked (`attachments_validate`), stored under a random name in private
+    storage, and listed on the timeline. If anything fails, the files already written are
+    removed and the transaction rolls back."""
+    request = _locked(request_id)
+    if not _is_requester(actor, request):
+        raise RequestError(
+            ERR_NOT_ALLOWED.format(tracking_number=request.tracking_number), code="forbidden"
+        )
+    if request.status in CLOSED_STATUSES:
+        raise RequestError(
+            ERR_CLOSED_FOR_FILES.format(tracking_number=request.tracking_number), code="closed"
+        )
+    checked = attachments_validate(files=files, already=request.attachments.count())
+    if not checked:
+        return []
+    saved: list[Attachment] = []
+    try:
+        for item in checked:
+            digest = hashlib.sha256()
+            for chunk in item.upload.chunks():
+                digest.update(chunk)
+            item.upload.seek(0)
+            attachment = Attachment(
+                request=request,
+                name=item.name,
+                content_type=item.content_type,
+                size=item.upload.size or 0,
+                sha256=digest.hexdigest(),
+                uploaded_by=actor,
+            )
+            attachment.file.save(item.name, item.upload, save=False)
+            saved.append(attachment)
+            attachment.save(force_insert=True)
+        _event(
+            request,
+            kind=EventKind.DOCUMENTS_ADDED,
+            actor=actor,
+            message="\n".join(a.name for a in saved),
+        )
+    except BaseException:
+        for attachment in saved:
+            if attachment.file.name:
+                attachment.file.storage.delete(attachment.file.name)
+        raise
+    return saved
+
+
+def text_validate_printable(text: str) -> None:
+    """Refuse NUL and other invisible control characters (tabs and line breaks are fine)."""
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in text) or "\x7f" in text:
+        raise RequestError(ERR_BAD_TEXT, code="control_characters")
+
+
+@transaction.atomic
+def request_withdraw(*, actor: User, request_id: int, reason: str = "") -> ServiceRequest:
+    """The civilian who filed the request withdraws it, before it goes to a decision.
+
+    Final: a withdrawn request is closed. They are emailed a confirmation; their optional
+    reason is on the timeline. A request already with a supervisor (or decided) is refused
+    with a message that says how to reach the bureau instead."""
+    reason = (reason or "").strip()
+    text_validate_printable(reason)
+    request = _locked(request_id)
+    if not _is_requester(actor, request):
+        raise RequestError(
+            ERR_NOT_ALLOWED.format(tracking_number=request.tracking_number), code="forbidden"
+        )
+    if request.status not in WITHDRAWABLE_STATUSES:
+        raise RequestError(
+            ERR_NOT_WITHDRAWABLE.format(
+                tracking_number=request.tracking_number, status=request.get_status_display()
+            ),
+            code="stale",
+        )
+    request.withdraw()
+    _save(request, actor=actor, reason="withdrawn by the civilian")
+    _event(
+        request,
+        kind=EventKind.WITHDRAWN,
+        actor=actor,
+        message=reason or standard.english(standard.WITHDRAWN),
+        notify=True,
+    )
+    return request
+
+
+def request_validate_rating(*, score: object, comment: str) -> None:
+    """The rating rules a form shows as field errors and the service enforces again."""
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise RequestError(ERR_SCORE, code="score")
+    if len(comment) > MAX_SATISFACTION_COMMENT:
+        raise RequestError(
+            ERR_COMMENT_TOO_LONG.format(limit=MAX_SATISFACTION_COMMENT), code="comment"
+        )
+    text_validate_printable(comment)
+
+
+@transaction.atomic
+def request_rate(
+    *, actor: User, request_id: int, score: int, comment: str = "", language: str = "en"
+) -> SatisfactionResponse:
+    """The civilian rates the service (1 to 5, optional comment) once their request closed.
+
+    Once per request: the request row is locked while checking, and the response's unique key
+    refuses a second answer even from a concurrent writer."""
+    comment = (comment or "").strip()
+    request_validate_rating(score=score, comment=comment)
+    request = _locked(request_id)
+    if not _is_requester(actor, request):
+        raise RequestError(
+            ERR_NOT_ALLOWED.format(tracking_number=request.tracking_number), code="forbidden"
+        )
+    if request.status not in RATABLE_STATUSES:
+        raise RequestError(ERR_NOT_RATABLE, code="not_closed")
+    if SatisfactionResponse.objects.filter(request=request).exists():
+        raise RequestError(ERR_RATED_ALREADY, code="rated_already")
+    response = SatisfactionResponse(
+        request=request,
+        service_type=request.service_type,
+        respondent=actor,
+        score=score,
+        comment=comment,
+        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
+    )
+    response.full_clean(exclude=["request", "service_type", "respondent"], validate_unique=False)
+    try:
+        # A savepoint: the unique key is the last word if two answers race.
+        with transaction.atomic():
+            response.save(force_insert=True)
+    except IntegrityError:
+        raise RequestError(ERR_RATED_ALREADY, code="rated_already") from None
+    return response

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from .models import NotifyState, RequestEvent
 
@@ -40,19 +41,41 @@ def send_event_email(self, event_id: int) -> str:  # type: ignore[no-untyped-def
         if event is None or event.notify != NotifyState.PENDING:
             return "skipped"
         request = event.request
-        context = {
-            "event": event,
-            "request": request,
-            "url": f"{settings.SITE_URL}/requests/{request.tracking_number}/",
-            "bureau": settings.HMS_BUREAU_NAME,
-        }
-        subject = f"{request.tracking_number}: {request.get_status_display()}"
-        body = render_to_string("service_requests/email/event.txt", context)
-        send_mail(subject, body, None, [request.contact_email])
+        # Written in the civilian's language (chosen on the site when they filed).
+        with translation.override(request.language or settings.LANGUAGE_CODE):
+            message = _event_email(event)
+        message.send()
         RequestEvent.objects.filter(pk=event.pk).update(
             notify=NotifyState.SENT, notified_at=timezone.now()
         )
     return "sent"
+
+
+def _event_email(event: RequestEvent) -> EmailMultiAlternatives:
+    """The email for one timeline event (plain text with an HTML alternative), in the active
+    language."""
+    from .presentation import status_story
+
+    request = event.request
+    subject = gettext("%(tracking_number)s: %(status)s") % {
+        "tracking_number": request.tracking_number,
+        "status": request.get_status_display(),
+    }
+    context = {
+        "event": event,
+        "request": request,
+        "story": status_story(request),
+        "subject": subject,
+        "language": translation.get_language(),
+        "url": f"{settings.SITE_URL}/requests/{request.tracking_number}/",
+        "track_url": f"{settings.SITE_URL}/track/",
+        "bureau": settings.HMS_BUREAU_NAME,
+    }
+    text = render_to_string("service_requests/email/event.txt", context)
+    html = render_to_string("service_requests/email/event.html", context)
+    message = EmailMultiAlternatives(subject, text, None, [request.contact_email])
+    message.attach_alternative(html, "text/html")
+    return message
 
 
 @shared_task

@@ -10,4 +10,12 @@ urlpatterns = [
     path("<str:tracking_number>/", views.request_detail, name="detail"),
     path("<str:tracking_number>/confirmation/", views.request_confirmation, name="confirmation"),
     path("<str:tracking_number>/respond/", views.request_respond, name="respond"),
+    path("<str:tracking_number>/withdraw/", views.request_withdraw, name="withdraw"),
+    path("<str:tracking_number>/rate/", views.request_rate, name="rate"),
+    path("<str:tracking_number>/attachments/", views.request_attach, name="attach"),
+    path(
+        "<str:tracking_number>/attachments/<int:pk>/",
+        views.attachment_download,
+        name="attachment",
+    ),
 ]

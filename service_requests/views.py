@@ -2,33 +2,74 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ledger import selectors as ledger_selectors
 from ledger.models import OwnerKind
 
-from . import selectors, services
-from .forms import InfoForm, RequestForm
-from .models import Status
+from . import conf, ratelimit, selectors, services
+from .forms import (
+    AttachmentsForm,
+    CatalogueSearchForm,
+    InfoForm,
+    RequestForm,
+    SatisfactionForm,
+    TrackForm,
+    WithdrawForm,
+)
+from .models import (
+    CLOSED_STATUSES,
+    RATABLE_STATUSES,
+    WITHDRAWABLE_STATUSES,
+    ServiceRequest,
+    Status,
+)
+from .presentation import answers_for_display, status_story
+
+TRACK_SESSION_KEY = "hms_tracked_requests"
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"service_types": selectors.service_types_open()})
 
 
-@login_required
+def _catalogue(request: HttpRequest) -> HttpResponse:
+    """The service catalogue: a card per open service, narrowed by a search that is a plain GET
+    form (it works without JavaScript)."""
+    search = CatalogueSearchForm(request.GET)
+    query = search.cleaned_data["q"].strip() if search.is_valid() else ""
+    found = list(selectors.service_types_search(query=query))
+    return render(
+        request,
+        "service_requests/catalogue.html",
+        {"search": search, "query": query, "service_types": found},
+        status=200 if search.is_valid() else 400,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
+    """`/requests/new/`: the catalogue for anyone; with `?service=<code>` (or posted), the form,
+    for signed-in civilians."""
+    if request.method == "GET" and "service" not in request.GET:
+        return _catalogue(request)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     service_types = selectors.service_types_open()
     if request.method == "POST":
-        form = RequestForm(request.POST, service_types=service_types)
+        form = RequestForm(request.POST, request.FILES, service_types=service_types)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -41,12 +82,18 @@ def request_new(request: HttpRequest) -> HttpResponse:
                     contact_phone=data["contact_phone"],
                     amount_minor=data["amount"],
                     submission_token=data["submission_token"],
+                    language=getattr(request, "LANGUAGE_CODE", "en"),
+                    answers=services.request_answers(
+                        service_type=data["service_type"], values=form.answer_values()
+                    ),
                 )
             except services.RequestError as error:
                 form.add_error(None, error.messages[0])
             else:
                 if not is_new:
                     messages.info(request, _("This request was already submitted."))
+                elif data["attachments"]:
+                    _attach(request, created, [c.upload for c in data["attachments"]])
                 return redirect("service_requests:confirmation", created.tracking_number)
     else:
         user = request.user
@@ -65,6 +112,20 @@ def request_new(request: HttpRequest) -> HttpResponse:
         {"form": form, "funding_codes": [t.pk for t in service_types if t.is_funding]},
         status=400 if form.is_bound else 200,
     )
+
+
+def _attach(request: HttpRequest, found: ServiceRequest, files: list[Any]) -> bool:
+    """Add the files to the request; a refusal is told as a message (nothing is stored)."""
+    try:
+        services.attachments_add(
+            actor=request.user,  # type: ignore[arg-type]
+            request_id=found.pk,
+            files=files,
+        )
+    except services.RequestError as error:
+        messages.error(request, error.messages[0])
+        return False
+    return True
 
 
 def _own(request: HttpRequest, tracking_number: str):  # type: ignore[no-untyped-def]
@@ -90,17 +151,62 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+def _tracked(request: HttpRequest, tracking_number: str) -> bool:
+    """Whether this browser found the request through /track/ a short while ago."""
+    grants = request.session.get(TRACK_SESSION_KEY, {})
+    expiry = grants.get(tracking_number) if isinstance(grants, dict) else None
+    return isinstance(expiry, int | float) and expiry > time.time()
+
+
+def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -> dict[str, Any]:
+    owner = request.user.is_authenticated and found.requester_id == request.user.pk
+    rated = getattr(found, "satisfaction", None) if found.status in RATABLE_STATUSES else None
+    context: dict[str, Any] = {
+        "req": found,
+        "owner": owner,
+        "story": status_story(found),
+        "answers": answers_for_display(found),
+        "timeline": selectors.public_timeline(request=found),
+        "info_form": None,
+        "withdraw_form": None,
+        "satisfaction_form": None,
+        "satisfaction": rated,
+        "attachments": list(found.attachments.all()),
+        "attachments_form": None,
+    }
+    if owner:
+        if found.status == Status.INFO_REQUESTED:
+            context["info_form"] = InfoForm()
+        if found.status in WITHDRAWABLE_STATUSES:
+            context["withdraw_form"] = WithdrawForm()
+        if found.status in RATABLE_STATUSES and rated is None:
+            context["satisfaction_form"] = SatisfactionForm()
+        if found.status not in CLOSED_STATUSES:
+            context["attachments_form"] = AttachmentsForm()
+    context.update({name: form for name, form in forms.items() if form is not None})
+    return context
+
+
+@never_cache
 def request_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    found = _own(request, tracking_number)
+    """A request's page: for its civilian (signed in) with the actions, or read-only for a
+    browser that proved the tracking number and email at /track/."""
+    if not request.user.is_authenticated and not _tracked(request, tracking_number):
+        return redirect_to_login(request.get_full_path())
+    found = selectors.request_of_civilian(user=request.user, tracking_number=tracking_number)
+    if found is None and _tracked(request, tracking_number):
+        found = selectors.request_by_tracking_number(tracking_number=tracking_number)
+    if found is None:
+        raise Http404(_("No request of yours has that tracking number."))
+    return render(request, "service_requests/detail.html", _detail_context(request, found))
+
+
+def _refused(request: HttpRequest, found: ServiceRequest, **forms: Any) -> HttpResponse:
     return render(
         request,
         "service_requests/detail.html",
-        {
-            "req": found,
-            "timeline": selectors.public_timeline(request=found),
-            "info_form": InfoForm() if found.status == Status.INFO_REQUESTED else None,
-        },
+        _detail_context(request, found, **forms),
+        status=400,
     )
 
 
@@ -121,12 +227,150 @@ def request_respond(request: HttpRequest, tracking_number: str) -> HttpResponse:
         else:
             messages.success(request, _("Thank you: your answer was sent to the reviewer."))
             return redirect("service_requests:detail", found.tracking_number)
-    return render(
-        request,
-        "service_requests/detail.html",
-        {"req": found, "timeline": selectors.public_timeline(request=found), "info_form": form},
-        status=400,
+    return _refused(request, found, info_form=form)
+
+
+@login_required
+@require_POST
+def request_withdraw(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    found = _own(request, tracking_number)
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            services.request_withdraw(
+                actor=request.user,  # type: ignore[arg-type]
+                request_id=found.pk,
+                reason=form.cleaned_data["reason"],
+            )
+        except services.RequestError as error:
+            messages.error(request, error.messages[0])
+            return redirect("service_requests:detail", found.tracking_number)
+        messages.success(request, _("Your request was withdrawn. We sent you an email to confirm."))
+        return redirect("service_requests:detail", found.tracking_number)
+    return _refused(request, found, withdraw_form=form)
+
+
+@login_required
+@require_POST
+def request_rate(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    found = _own(request, tracking_number)
+    form = SatisfactionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.request_rate(
+                actor=request.user,  # type: ignore[arg-type]
+                request_id=found.pk,
+                score=form.cleaned_data["score"],
+                comment=form.cleaned_data["comment"],
+                language=getattr(request, "LANGUAGE_CODE", "en"),
+            )
+        except services.RequestError as error:
+            messages.error(request, error.messages[0])
+            return redirect("service_requests:detail", found.tracking_number)
+        messages.success(request, _("Thank you for telling us how we did."))
+        return redirect("service_requests:detail", found.tracking_number)
+    return _refused(request, found, satisfaction_form=form)
+
+
+@login_required
+@require_POST
+def request_attach(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    found = _own(request, tracking_number)
+    form = AttachmentsForm(request.POST, request.FILES, already=found.attachments.count())
+    if form.is_valid():
+        files = [c.upload for c in form.cleaned_data["attachments"]]
+        if _attach(request, found, files):
+            messages.success(request, _("Thank you: your documents were added."))
+        return redirect("service_requests:detail", found.tracking_number)
+    return _refused(request, found, attachments_form=form)
+
+
+@never_cache
+@login_required
+def attachment_download(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBase:
+    """A document, to the civilian who filed the request or to staff who may see it; anyone
+    else gets 404. Always a download, never rendered by the browser."""
+    found = selectors.request_of_civilian(user=request.user, tracking_number=tracking_number)
+    if found is None:
+        found = (
+            selectors.requests_for_staff(user=request.user)
+            .filter(tracking_number=tracking_number)
+            .first()
+        )
+    attachment = found.attachments.filter(pk=pk).first() if found is not None else None
+    if attachment is None:
+        raise Http404(_("No request of yours has that tracking number."))
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.name,
+        content_type=attachment.content_type,
     )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _grant_tracking(request: HttpRequest, tracking_number: str) -> None:
+    now = time.time()
+    grants = request.session.get(TRACK_SESSION_KEY, {})
+    if not isinstance(grants, dict):
+        grants = {}
+    # Keep the live grants only, and at most a handful.
+    grants = {tn: exp for tn, exp in grants.items() if isinstance(exp, int | float) and exp > now}
+    grants[tracking_number] = int(now + conf.get("TRACK_GRANT_SECONDS"))
+    request.session[TRACK_SESSION_KEY] = dict(sorted(grants.items(), key=lambda i: i[1])[-10:])
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def track(request: HttpRequest) -> HttpResponse:
+    """`/track/`: follow a request without an account, by its tracking number and the email it
+    was filed with. Rate limited per client and per tracking number; a wrong email and an
+    unknown number get the same answer."""
+    if request.method != "POST":
+        return render(request, "service_requests/track.html", {"form": TrackForm()})
+    form = TrackForm(request.POST)
+    window = int(conf.get("TRACK_WINDOW_SECONDS"))
+    allowed = ratelimit.hit(
+        "track-client",
+        ratelimit.client_address(request),
+        limit=int(conf.get("TRACK_LIMIT_PER_CLIENT")),
+        window=window,
+    )
+    if allowed and form.is_valid():
+        allowed = ratelimit.hit(
+            "track-number",
+            form.cleaned_data["tracking_number"],
+            limit=int(conf.get("TRACK_LIMIT_PER_NUMBER")),
+            window=window,
+        )
+    if not allowed:
+        minutes = max(1, round(ratelimit.retry_after(window) / 60))
+        response = render(
+            request,
+            "service_requests/track.html",
+            {"form": form, "limited": True, "minutes": minutes},
+            status=429,
+        )
+        response["Retry-After"] = str(ratelimit.retry_after(window))
+        return response
+    if form.is_valid():
+        found = selectors.request_for_tracking(
+            tracking_number=form.cleaned_data["tracking_number"],
+            email=form.cleaned_data["email"],
+        )
+        if found is not None:
+            _grant_tracking(request, found.tracking_number)
+            return redirect("service_requests:detail", found.tracking_number)
+        form.add_error(
+            None,
+            _(
+                "We could not find a request with that tracking number and email address. Check "
+                "both against the email we sent you when you filed it."
+            ),
+        )
+    return render(request, "service_requests/track.html", {"form": form}, status=400)
 
 
 @login_required

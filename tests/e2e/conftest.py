@@ -59,6 +59,12 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(autouse=True)
+def _private_media(settings: Any, tmp_path: Path) -> None:
+    """Documents uploaded in browser tests go to a temporary folder."""
+    settings.HMS_REQUESTS_ATTACHMENTS_ROOT = str(tmp_path / "private-media")
+
+
+@pytest.fixture(autouse=True)
 def _roles(transactional_db: None) -> None:
     """Live-server tests are transactional: each one empties the tables, groups included, so
     the role groups the data migration made are put back before the personas are created."""
@@ -152,3 +158,59 @@ def assert_uswds_styled(page: Page) -> None:
         " b.remove(); return c; })()"
     )
     assert colour == USWDS_PRIMARY, colour
+
+
+AXE_JS = Path(__file__).resolve().parent / "assets" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, copied from npm by `npm run build` (never served by the portal)."""
+    require_service(AXE_JS.exists(), "axe-core (npm ci && npm run build)")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Page, source: str) -> list[dict[str, Any]]:
+    """Run axe-core on the page at the WCAG 2.0/2.1 A and AA tags; its violations, each with
+    the rule, impact and the first few offending elements."""
+    page.add_script_tag(content=source)
+    result = page.evaluate(
+        """async (tags) => {
+            const r = await axe.run(document, {runOnly: {type: "tag", values: tags},
+                                               resultTypes: ["violations"]});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: "
+                                                   + n.failureSummary)}));
+        }""",
+        AXE_TAGS,
+    )
+    return list(result)
+
+
+@pytest.fixture
+def check_accessible(axe_source: str) -> Callable[[Page, str], None]:
+    """Assert the page has no axe violation and, at 320 px wide, no sideways scrolling."""
+
+    def _check(page: Page, name: str) -> None:
+        page.wait_for_load_state("load")
+        violations = axe_violations(page, axe_source)
+        assert violations == [], f"{name} ({page.url}): {violations}"
+        size = page.viewport_size
+        page.set_viewport_size({"width": 320, "height": 640})
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        wide = page.evaluate(
+            """() => { const edge = document.documentElement.clientWidth + 1;
+                return [...document.querySelectorAll("body *")]
+                  .filter(e => e.getBoundingClientRect().right > edge)
+                  .slice(0, 5).map(e => e.tagName + "." + e.className); }"""
+        )
+        narrow = axe_violations(page, axe_source)
+        if size:
+            page.set_viewport_size(size)
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 320px wide: {wide}"
+        assert narrow == [], f"{name} at 320px ({page.url}): {narrow}"
+
+    return _check

@@ -42,7 +42,7 @@ def test_civilian_files_a_funding_request_and_follows_it(
 
     sign_in(page, civilian)
     page.goto("/")
-    page.get_by_role("link", name=f"Request: {rent_help.name}").click()
+    page.get_by_role("link", name=re.compile(rf"^Request this service\W+{rent_help.name}$")).click()
     expect(page).to_have_url(re.compile(r"/requests/new/\?service=rent-help$"))
     service = page.get_by_label("Service")
     amount = page.get_by_label("Amount requested (USD)")
@@ -131,7 +131,14 @@ def test_the_form_works_without_javascript(
 ) -> None:
     page = page_without_js
     sign_in(page, civilian)
+    # The catalogue's search is a plain form: it narrows the cards without JavaScript.
     page.goto("/requests/new/")
+    page.get_by_label("Search our services").fill("rent")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/requests/new/\?q=rent$"))
+    expect(page.locator("#search-results")).to_contain_text("1 service matches")
+    page.get_by_role("link", name=f"Request {rent_help.name}").click()
+    expect(page.get_by_label("Service")).to_have_value(str(rent_help.pk))
     page.get_by_label("Service").select_option(str(rent_help.pk))
     expect(page.get_by_label("Amount requested (USD)")).to_be_visible()
     page.get_by_label("What do you need?").fill(DESCRIPTION)

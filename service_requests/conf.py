@@ -1,0 +1,28 @@
+"""Tunables of the public pages, each overridable in settings as `HMS_REQUESTS_<NAME>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # /track/: lookups allowed per client address, and per tracking number, in one window.
+    "TRACK_LIMIT_PER_CLIENT": 10,
+    "TRACK_LIMIT_PER_NUMBER": 10,
+    "TRACK_WINDOW_SECONDS": 15 * 60,
+    # The request header holding the client's address when a trusted proxy sets it
+    # (e.g. "HTTP_X_REAL_IP"); empty: the connection's address (REMOTE_ADDR).
+    "CLIENT_IP_HEADER": "",
+    # How long a successful lookup lets this browser see the request without signing in.
+    "TRACK_GRANT_SECONDS": 60 * 60,
+    # Attachments: where they are kept (never under a served URL), and their limits.
+    "ATTACHMENTS_ROOT": "",  # empty: <BASE_DIR>/private-media
+    "ATTACHMENT_MAX_BYTES": 4 * 1024 * 1024,
+    "ATTACHMENTS_PER_REQUEST": 10,
+}
+
+
+def get(name: str) -> Any:
+    """The setting `HMS_REQUESTS_<name>`, or its default."""
+    return getattr(settings, f"HMS_REQUESTS_{name}", DEFAULTS[name])
