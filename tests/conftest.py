@@ -8,6 +8,9 @@ reviews business. A superuser-free world: every right is explicit.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -45,6 +48,52 @@ def require_redis() -> None:
     require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
 
 
+def wait_for(predicate: Callable[[], bool], seconds: float = 60.0) -> bool:
+    """Poll `predicate` until it holds or `seconds` pass (for work done by the worker thread)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def use_broker(app: Any, url: str) -> None:
+    """Point the app's publishers at `url` (kombu keeps one producer pool per broker URL)."""
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url
+
+
+@pytest.fixture(scope="session")
+def _celery_worker() -> Iterator[Any]:
+    """One real Celery worker thread (solo pool) on the Redis broker for the whole session.
+
+    Every worker test shares it (they run on one xdist process, group "celery"): a consumer
+    stopped between tests can still have a BRPOP pending on the server, which pops the next
+    message for a socket nobody reads, and that message is lost to the test."""
+    from celery.contrib.testing.worker import start_worker
+
+    from hms_portal.celery import app
+
+    require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield app
+
+
+@pytest.fixture
+def celery_app(_celery_worker: Any) -> Iterator[Any]:
+    """The Celery app publishing to the real broker for one test (tasks run in-process
+    before and after it)."""
+    _celery_worker.conf.task_always_eager = False
+    try:
+        yield _celery_worker
+    finally:
+        _celery_worker.conf.task_always_eager = True
+
+
 def _person(username: str, role: str | None, *, staff: bool = False):  # type: ignore[no-untyped-def]
     if role and not Group.objects.filter(name=role).exists():
         # A transactional test's flush empties the tables the data migration filled.
@@ -59,14 +108,33 @@ def actor(db):  # type: ignore[no-untyped-def]
     return system_user()
 
 
+def one_step_policy(program):  # type: ignore[no-untyped-def]
+    """Today's behaviour as a policy: one approval by a holder of the program's decide
+    permission, for every subject kind and amount, a reason required for every outcome."""
+    from governance import services as governance
+
+    return governance.policy_create(
+        actor=system_user(),
+        program=program,
+        code=f"{program.code}-default",
+        name=f"{program.name}: one supervisor",
+        steps=[governance.StepSpec(name="Supervisor", reason_on_approve=True)],
+        activate=True,
+    )
+
+
 @pytest.fixture
 def housing(db):  # type: ignore[no-untyped-def]
-    return ProgramFactory(code="housing", name="Housing Stability")
+    program = ProgramFactory(code="housing", name="Housing Stability")
+    one_step_policy(program)
+    return program
 
 
 @pytest.fixture
 def business(db):  # type: ignore[no-untyped-def]
-    return ProgramFactory(code="business", name="Small Business Recovery")
+    program = ProgramFactory(code="business", name="Small Business Recovery")
+    one_step_policy(program)
+    return program
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,52 +14,13 @@ from django.core import mail
 from django.utils import timezone
 
 from service_requests.models import NotifyState, RequestEvent, ServiceRequest
+from tests.conftest import use_broker, wait_for
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.xdist_group("celery"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def _wait_for(predicate, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-@pytest.fixture(scope="module")
-def celery_app() -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """The app publishing to the real broker, with one worker thread for the whole module.
-
-    One worker serves every test here: stopping and starting a consumer between tests leaves a
-    window in which a message can be popped by the consumer being torn down."""
-    from celery.contrib.testing.worker import start_worker
-    from django.conf import settings
-    from django.db import connection
-
-    from hms_portal.celery import app
-    from tests.conftest import require_service
-
-    require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
-    require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
-    app.conf.task_always_eager = False
-    app.control.purge()
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield app
-    finally:
-        app.conf.task_always_eager = True
-
-
-def _use_broker(app, url: str) -> None:  # type: ignore[no-untyped-def]
-    """Point the app's publishers at `url` (kombu keeps one producer pool per broker URL)."""
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.broker_url = url
 
 
 def _form(service_type) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -81,10 +41,10 @@ def test_worker_delivers_the_confirmation_email(client, civilian, inspection, ce
     assert response.status_code == 302
     request = ServiceRequest.objects.get()
     event = RequestEvent.objects.get(request=request)
-    assert _wait_for(lambda: len(mail.outbox) == 1), "the worker sent no email"
+    assert wait_for(lambda: len(mail.outbox) == 1), "the worker sent no email"
     assert request.tracking_number in mail.outbox[0].subject
     assert mail.outbox[0].to == ["alice@example.test"]
-    assert _wait_for(lambda: RequestEvent.objects.get(pk=event.pk).notify == NotifyState.SENT)
+    assert wait_for(lambda: RequestEvent.objects.get(pk=event.pk).notify == NotifyState.SENT)
 
 
 def test_submission_is_accepted_with_the_broker_down_and_emailed_once_it_is_back(
@@ -93,12 +53,12 @@ def test_submission_is_accepted_with_the_broker_down_and_emailed_once_it_is_back
     """The broker is unreachable when the civilian submits: the request is saved, the email
     waits in the outbox, and the beat task sends it exactly once when the broker is back."""
     good_url = celery_app.conf.broker_url
-    _use_broker(celery_app, "redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    use_broker(celery_app, "redis://127.0.0.1:9/0")  # nothing listens on the discard port
     try:
         client.force_login(civilian)
         response = client.post("/requests/new/", _form(inspection))
     finally:
-        _use_broker(celery_app, good_url)
+        use_broker(celery_app, good_url)
     assert response.status_code == 302
     request = ServiceRequest.objects.get()
     event = RequestEvent.objects.get(request=request)
@@ -112,8 +72,8 @@ def test_submission_is_accepted_with_the_broker_down_and_emailed_once_it_is_back
     )
     flush_notification_outbox.delay()
     flush_notification_outbox.delay()  # beat firing twice must not send twice
-    assert _wait_for(lambda: len(mail.outbox) >= 1), "the outbox was not flushed"
-    assert _wait_for(lambda: RequestEvent.objects.get(pk=event.pk).notify == NotifyState.SENT)
+    assert wait_for(lambda: len(mail.outbox) >= 1), "the outbox was not flushed"
+    assert wait_for(lambda: RequestEvent.objects.get(pk=event.pk).notify == NotifyState.SENT)
     flush_notification_outbox.delay()  # a later beat finds nothing left to send
     time.sleep(1.0)
     assert len(mail.outbox) == 1
