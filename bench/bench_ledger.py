@@ -239,6 +239,7 @@ def _invariants_hold(run: str) -> list[str]:
 
 
 def main() -> int:
+    load_before = os.getloadavg()[0]
     url = _setup()
     from hms_portal.audit import system_user
 
@@ -265,4 +266,6 @@ def main() -> int:
     verdict = "met" if batch >= BATCH_TARGET else "MISSED"
     print(f"  median {batch:,.0f} transfers/s (target >= {BATCH_TARGET:,}): {verdict}")
     print("invariants: " + ("intact" if not problems else "; ".join(problems)))
+    # Other processes on the machine move every figure above: read them with the load.
+    print(f"load average (1 min): {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     return 0 if ratio >= SINGLE_TARGET and batch >= BATCH_TARGET and not problems else 1

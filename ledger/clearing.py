@@ -372,7 +372,9 @@ def cycle_close(*, actor: User, cycle_id: int) -> ClearingCycle:
 
 
 def cycle_transfers(cycle: ClearingCycle) -> QuerySet[Transfer]:
-    """The transfers a closed cycle netted (none for an open cycle), oldest first."""
+    """The transfers a closed cycle netted (none for an open cycle), oldest first. For a cycle
+    closed before ranges existed (migration 0011 gave it one), the clearing transfers of its
+    range, which may include some another overlapping window netted then."""
     if cycle.first_sequence is None or cycle.last_sequence is None:
         return Transfer.objects.none()
     return (

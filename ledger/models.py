@@ -481,7 +481,7 @@ class ClearingCycle(models.Model):
     it, to the last transfer created before `window_end`. The cycle's transfers are the
     clearing transfers in that range (see `ledger.clearing`), so each transfer belongs to one
     cycle by construction: ranges of one currency never overlap (on PostgreSQL an exclusion
-    constraint, migration 0011, refuses any that would) and follow each other without gaps.
+    constraint, migration 0012, refuses any that would) and follow each other without gaps.
     A cycle that claims nothing (no transfer since the last one's range) has no range.
     """
 

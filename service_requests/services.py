@@ -456,6 +456,7 @@ def request_recommend(*, actor: User, request_id: int, note: str = "") -> Servic
         currency=request.currency if request.amount_minor is not None else "",
         maker=request.requester,
         recommender=actor,
+        scope_key=request.service_type.code,
     )
     request.recommended_by = actor
     _save(request, actor=actor, reason="recommended for approval")

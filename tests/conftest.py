@@ -69,9 +69,8 @@ def use_broker(app: Any, url: str) -> None:
 def _celery_worker() -> Iterator[Any]:
     """One real Celery worker thread (solo pool) on the Redis broker for the whole session.
 
-    Every worker test shares it (they run on one xdist process, group "celery"): a consumer
-    stopped between tests can still have a BRPOP pending on the server, which pops the next
-    message for a socket nobody reads, and that message is lost to the test."""
+    Every worker test shares it (they run on one xdist process, group "celery"), so no
+    consumer is stopped and started between tests."""
     from celery.contrib.testing.worker import start_worker
 
     from hms_portal.celery import app
@@ -79,7 +78,12 @@ def _celery_worker() -> Iterator[Any]:
     require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
     app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # With one slot, late acks and a prefetch of 1, the Redis transport can leave the worker
+    # without a pending BRPOP after an ack until something else wakes its loop (celery#7718);
+    # a few prefetched messages keep the tests from waiting on that.
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=10, prefetch_multiplier=4
+    ):
         yield app
 
 

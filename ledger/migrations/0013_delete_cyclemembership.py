@@ -1,4 +1,4 @@
-"""The membership rows are gone: a cycle's range says which transfers it holds (0009-0011)."""
+"""The membership rows are gone: a cycle's range says which transfers it holds (0010-0012)."""
 
 from django.db import migrations
 
