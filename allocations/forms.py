@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from hms_portal.forms import MoneyField
 
 from . import rounds, rules
 from .models import TIEBREAK_CHOICES, AllocationRound, Fund
@@ -17,32 +18,14 @@ ERR_AMOUNT_FORMAT = _("Enter an amount such as 40000 or 40,000.50.")
 ERR_PARAMS = _('Enter the parameters as JSON, for example {"on_shortfall": "skip"}.')
 
 
-class MoneyField(forms.Field):
-    """A typed amount (“40,000.50”, “$40000”) as integer minor units; never a float."""
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "maxlength": "20"})
-
-    def to_python(self, value: object) -> int | None:  # type: ignore[override]
-        text = str(value or "").strip().replace(",", "").replace("$", "").replace(" ", "")
-        if not text:
-            return None
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format") from None
-        if not amount.is_finite() or len(text) > 20 or abs(amount) >= Decimal(10) ** 13:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format")
-        if amount != amount.quantize(Decimal("0.01")) or amount < 0:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format")
-        return int(amount * 100)
-
-
 class RoundForm(forms.ModelForm):
     """A new round: the fund, the budget, the rule and its parameters, the tie-break. Checked
     with the same helpers the service uses, so mistakes show on the form."""
 
     budget = MoneyField(
-        label=_("Budget"), help_text=_("At most what the fund has available, e.g. 40,000.00.")
+        error_messages={"format": ERR_AMOUNT_FORMAT},
+        label=_("Budget"),
+        help_text=_("At most what the fund has available, e.g. 40,000.00."),
     )
     rule = forms.ChoiceField(label=_("Rule"), choices=list(rules.LABELS.items()))
     parameters = forms.CharField(

@@ -4,7 +4,6 @@ the same validators the services call again."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -13,37 +12,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from hms_portal.forms import MoneyField
+
 from . import services
 from .models import DECIDER_OUTCOMES, PolicyStep, Program
 from .selectors import programs_decided_by
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-ERR_AMOUNT_FORMAT = _("Enter an amount such as 1250 or 1250.50.")
-
-
-class MoneyField(forms.Field):
-    """A typed amount (“1,250.50”, “$1250”) as integer minor units; never a float.
-
-    (The public forms have their own; governance may not import the requests app.)
-    """
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "maxlength": "20"})
-
-    def to_python(self, value: object) -> int | None:  # type: ignore[override]
-        text = str(value or "").strip().replace(",", "").replace("$", "").replace(" ", "")
-        if not text:
-            return None
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format") from None
-        if not amount.is_finite() or len(text) > 20 or abs(amount) >= Decimal(10) ** 13:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format")
-        if amount != amount.quantize(Decimal("0.01")) or amount < 0:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format")
-        return int(amount * 100)
 
 
 class DecisionForm(forms.Form):

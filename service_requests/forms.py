@@ -3,12 +3,13 @@ same validators the services use."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from hms_portal.forms import MoneyField
 
 from .attachments import ALLOWED_TYPES
 from .models import (
@@ -28,28 +29,6 @@ from .services import (
 )
 
 ERR_AMOUNT_FORMAT = _("Enter an amount such as 1250 or 1250.50.")
-
-
-class MoneyField(forms.Field):
-    """Parses a typed amount (“1,250.50”, “$1250”) into integer minor units; never a float."""
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "maxlength": "20"})
-
-    def to_python(self, value: object) -> int | None:  # type: ignore[override]
-        text = str(value or "").strip().replace(",", "").replace("$", "").replace(" ", "")
-        if not text:
-            return None
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format") from None
-        # Finite, below 10^13 and with at most two decimals: checked in that order, since
-        # quantize() itself fails on huge exponents such as "1e30".
-        if not amount.is_finite() or len(text) > 20 or abs(amount) >= Decimal(10) ** 13:
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format")
-        if amount != amount.quantize(Decimal("0.01")):
-            raise ValidationError(ERR_AMOUNT_FORMAT, code="format")
-        return int(amount * 100)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -175,6 +154,8 @@ class RequestForm(forms.Form):
         help_text=_("At least 10 characters, at most 5,000."),
     )
     amount = MoneyField(
+        allow_negative=True,
+        error_messages={"format": ERR_AMOUNT_FORMAT},
         label=_("Amount requested (USD)"),
         required=False,
         help_text=_("Only for services that pay out money."),
