@@ -18,6 +18,7 @@ from tests.conftest import use_broker, wait_for
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.worker,
     pytest.mark.xdist_group("celery"),
     pytest.mark.django_db(transaction=True),
 ]
