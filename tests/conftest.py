@@ -69,8 +69,8 @@ def use_broker(app: Any, url: str) -> None:
 def _celery_worker() -> Iterator[Any]:
     """One real Celery worker thread (solo pool) on the Redis broker for the whole session.
 
-    Every worker test shares it (they run on one xdist process, group "celery"), so no
-    consumer is stopped and started between tests."""
+    Every worker test (marker `worker`, run by `make test` in a pytest process of their own)
+    shares it, so no consumer is stopped and started between tests."""
     from celery.contrib.testing.worker import start_worker
 
     from hms_portal.celery import app
