@@ -14,13 +14,13 @@ on page 1 and page 400. Returns non-zero if a target is missed.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.common import bench_database, ensure_database, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hms_bench"
 ROWS = 1_000_000
@@ -74,36 +74,6 @@ FROM (
     FROM (SELECT g, random() AS r FROM generate_series(1, %(rows)s) AS g) AS numbered
 ) AS s
 """
-
-
-def _database_url() -> str:
-    # Its own variable: a DATABASE_URL pointing at a real database is never seeded.
-    url = os.environ.get("BENCH_CHANGELIST_DATABASE_URL", DEFAULT_URL)
-    os.environ["DATABASE_URL"] = url
-    return url
-
-
-def _ensure_database(url: str) -> None:
-    """Create the benchmark database if it does not exist yet."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            print(f"creating database {name}", flush=True)
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _setup_django() -> None:
-    os.environ["DEBUG"] = "false"
-    os.environ["HMS_TESTING"] = "1"  # test-client host, no TLS redirect, plain static storage
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hms_portal.settings")
-    import django
-
-    django.setup()
 
 
 def _world() -> dict[str, Any]:
@@ -230,15 +200,15 @@ def _raw_timings(url: str, sql: str) -> list[float]:
 
 def main() -> int:
     """Seed if needed, time the changelist, print the figures; non-zero if a target is missed."""
-    url = _database_url()
+    url = bench_database("BENCH_CHANGELIST_DATABASE_URL", DEFAULT_URL)
     if not url.startswith(("postgres://", "postgresql://")):
         print(
             "bench_changelist needs PostgreSQL: "
             "set BENCH_CHANGELIST_DATABASE_URL to a postgres:// URL"
         )
         return 1
-    _ensure_database(url)
-    _setup_django()
+    ensure_database(url)
+    setup_django()
 
     from django.core.management import call_command
     from django.db import connection

@@ -20,7 +20,6 @@ same number of queries for 10,000 cases as for 5. Returns non-zero if a target i
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -28,7 +27,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bench.bench_changelist import _ensure_database, _p95
+from bench.bench_changelist import _p95
+from bench.common import bench_database, ensure_database, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_inbox"
 CASES = 10_000
@@ -81,21 +81,6 @@ SELECT c.id, c.current_step_id, %(other)s, NULL, NULL, 'approve', 'seeded', now(
 FROM governance_approvalcase AS c
 WHERE c.subject_label LIKE 'Bench case %%' AND c.id %% 10 = 0;
 """
-
-
-def _database_url() -> str:
-    url = os.environ.get("BENCH_INBOX_DATABASE_URL", DEFAULT_URL)
-    os.environ["DATABASE_URL"] = url
-    return url
-
-
-def _setup_django() -> None:
-    os.environ["DEBUG"] = "false"
-    os.environ["HMS_TESTING"] = "1"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hms_portal.settings")
-    import django
-
-    django.setup()
 
 
 def _world() -> dict[str, Any]:
@@ -232,12 +217,12 @@ def _main_select(queries: list[dict[str, str]]) -> str:
 
 def main() -> int:
     """Seed if needed, time the inbox, print the figures; non-zero if a target is missed."""
-    url = _database_url()
+    url = bench_database("BENCH_INBOX_DATABASE_URL", DEFAULT_URL)
     if not url.startswith(("postgres://", "postgresql://")):
         print("bench_inbox needs PostgreSQL: set BENCH_INBOX_DATABASE_URL to a postgres:// URL")
         return 1
-    _ensure_database(url)
-    _setup_django()
+    ensure_database(url)
+    setup_django()
 
     import psycopg
     from django.core.management import call_command

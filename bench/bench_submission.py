@@ -40,6 +40,7 @@ from typing import Any
 import psycopg
 import redis
 
+from bench.common import ensure_database
 from bench.submission_prep import DESCRIPTION, submission_form
 from bench.views import BARE_TABLE, BARE_TABLE_SQL
 
@@ -131,16 +132,6 @@ def _django_env(config: Config) -> dict[str, str]:
         }
     )
     return env
-
-
-def _ensure_database(database_url: str) -> None:
-    """Create the bench database when it does not exist yet."""
-    name = urllib.parse.urlparse(database_url).path.lstrip("/")
-    with psycopg.connect(database_url, dbname="postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            print(f"creating database {name}", flush=True)
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _prepare_bare_table(database_url: str) -> None:
@@ -363,7 +354,7 @@ def main() -> int:
     config = Config.from_env()
     env = _django_env(config)
     print(f"database {config.database_url}, redis {config.redis_url}", flush=True)
-    _ensure_database(config.database_url)
+    ensure_database(config.database_url)
     _run(env, "manage.py", "migrate", "--noinput", "-v", "0")
     _prepare_bare_table(config.database_url)
     _flush_redis(config.redis_url)

@@ -80,6 +80,9 @@ def _cumsum(values: np.ndarray) -> np.ndarray:
 def _guess_split(budget: int, low: np.ndarray, up: np.ndarray, wt: np.ndarray) -> np.ndarray:
     """A first split (FLOOR/ACTIVE/CAP) from a floating-point bisection on the level.
 
+    Only a guess: no amount comes from it. `_solve` derives the exact level N/D in integers
+    from the split and re-splits until the two agree (the exact reference decides otherwise).
+
     S(λ) = Σ_{b ≤ λ} u + Σ_{a ≥ λ} l + λ·Σ_{a < λ < b} w with a = l/w, b = u/w, from prefix sums
     over the claims sorted by a and by b. Without floors (the usual case) every a is 0 and only
     b is sorted; with unit weights b is u itself and a plain sort is enough.

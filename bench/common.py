@@ -1,0 +1,39 @@
+"""What the benchmarks share: their own database (never `DATABASE_URL` as given) and Django."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+
+def bench_database(variable: str, default: str) -> str:
+    """The benchmark's database URL from `variable` (else `default`), made the process's
+    `DATABASE_URL`: a DATABASE_URL pointing at a real database is never seeded."""
+    url = os.environ.get(variable, default)
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+def ensure_database(url: str) -> None:
+    """Create the benchmark database if it does not exist yet."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            print(f"creating database {name}", flush=True)
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    """Django with production settings as the test client sees them (no TLS redirect, plain
+    static storage, tasks in-process)."""
+    os.environ["DEBUG"] = "false"
+    os.environ["HMS_TESTING"] = "1"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hms_portal.settings")
+    import django
+
+    django.setup()
