@@ -18,6 +18,7 @@ import json
 import os
 import pstats
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -154,13 +155,36 @@ def profile(count: int) -> str:
     return out.getvalue()
 
 
+def cpu(count: int) -> dict[str, float]:
+    """CPU milliseconds of this process per submission and per bare insert, `count` of each,
+    in-process (the database server's own time is not counted)."""
+    _setup()
+    service_type = _service_type()
+    client = _signed_in_client(_civilian(9999))
+    client.post("/requests/new/", submission_form(service_type_id=service_type.pk, index=9999))
+    client.post("/bench/bare-insert/", {"body": DESCRIPTION})
+    forms = [submission_form(service_type_id=service_type.pk, index=9999) for _ in range(count)]
+    started = time.process_time()
+    for form in forms:
+        client.post("/requests/new/", form)
+    submit = (time.process_time() - started) * 1000 / count
+    started = time.process_time()
+    for _ in range(count):
+        client.post("/bench/bare-insert/", {"body": DESCRIPTION})
+    bare = (time.process_time() - started) * 1000 / count
+    return {"submit_cpu_ms": round(submit, 2), "bare_cpu_ms": round(bare, 2)}
+
+
 def main(argv: list[str]) -> int:
-    """`prepare N` prints one JSON line; `profile N` prints a cProfile report."""
+    """`prepare N` prints one JSON line; `profile N` prints a cProfile report; `cpu N` prints
+    the CPU time per submission and per bare insert as one JSON line."""
     command, count = argv[0], int(argv[1])
     if command == "prepare":
         print(json.dumps(prepare(count)))
     elif command == "profile":
         print(profile(count))
+    elif command == "cpu":
+        print(json.dumps(cpu(count)))
     else:
         raise SystemExit(f"unknown command {command!r}")
     return 0

@@ -7,6 +7,7 @@ start-up with a message that names them.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -134,12 +135,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, cache, Celery ------------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
 
+# Parallel test processes each have a database of their own, so each gets its own cache keys.
+_CACHE_PREFIX = env.str("CACHE_KEY_PREFIX", default="hms")
+if TESTING and os.environ.get("PYTEST_XDIST_WORKER"):
+    _CACHE_PREFIX += "-" + os.environ["PYTEST_XDIST_WORKER"]
+
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="hms"),
+            "KEY_PREFIX": _CACHE_PREFIX,
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -6,6 +6,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
         from django_fsm.signals import post_transition
         from simple_history.signals import (
             post_create_historical_record,
@@ -16,7 +17,16 @@ class IntegrationsConfig(AppConfig):
         from ledger.models import ClearingCycle
         from service_requests.models import ServiceRequest
 
-        from . import oauth, receivers  # noqa: F401  (oauth registers the schema extension)
+        from . import events, oauth, receivers  # noqa: F401  (oauth registers the schema extension)
+        from .models import ApiClient, Subscription
+
+        for model in (Subscription, ApiClient):
+            for name, signal in (("save", post_save), ("delete", post_delete)):
+                signal.connect(
+                    events.subscriptions_changed,
+                    sender=model,
+                    dispatch_uid=f"integrations-subscribed-types-{model.__name__}-{name}",
+                )
 
         pre_create_historical_record.connect(
             receivers.name_client_in_history, dispatch_uid="integrations-history-client"

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,14 +70,44 @@ def may_receive(subscription: Subscription, spec: EventSpec, audience: Audience 
     return bool(user.has_perm(spec.permission))
 
 
-def wanted(event_type: str) -> bool:
-    """Whether any active subscription takes `event_type` (lets a receiver skip its work)."""
-    return any(
-        event_type in types
-        for types in Subscription.objects.filter(active=True, client__active=True).values_list(
+# The event types some active subscription takes, kept in the cache so that a change nobody
+# subscribed to (the common case, e.g. every public submission) costs no query. Saving or
+# deleting a subscription or a client drops the entry, at once and again on commit; the timeout
+# bounds what a change made around the signals (a raw `UPDATE`) could leave stale.
+SUBSCRIBED_TYPES_CACHE_KEY = "integrations:subscribed-event-types:v1"
+SUBSCRIBED_TYPES_TIMEOUT = 300
+
+
+def subscribed_types() -> frozenset[str]:
+    """The event types at least one active subscription of an active client takes."""
+    cached = cache.get(SUBSCRIBED_TYPES_CACHE_KEY)
+    if cached is not None:
+        return frozenset(cached)
+    types = frozenset(
+        event_type
+        for listed in Subscription.objects.filter(active=True, client__active=True).values_list(
             "event_types", flat=True
         )
+        for event_type in listed
     )
+    cache.set(SUBSCRIBED_TYPES_CACHE_KEY, sorted(types), SUBSCRIBED_TYPES_TIMEOUT)
+    return types
+
+
+def forget_subscribed_types() -> None:
+    """Drop the cached set now and once the current transaction commits."""
+    cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(SUBSCRIBED_TYPES_CACHE_KEY))
+
+
+def subscriptions_changed(sender: Any, **kwargs: Any) -> None:
+    """`post_save`/`post_delete` of a subscription or a client: see `forget_subscribed_types`."""
+    forget_subscribed_types()
+
+
+def wanted(event_type: str) -> bool:
+    """Whether any active subscription takes `event_type` (lets a receiver skip its work)."""
+    return event_type in subscribed_types()
 
 
 def emit(
@@ -126,6 +157,8 @@ def _write(
     event_type: str, payloads: list[dict[str, Any]], audience: Audience | None
 ) -> list[Event]:
     spec = EVENT_SPECS[event_type]
+    if not payloads or not wanted(event_type):
+        return []
     candidates = [
         s
         for s in Subscription.objects.filter(active=True, client__active=True).select_related(

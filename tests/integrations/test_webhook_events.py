@@ -90,3 +90,28 @@ def test_posted_transfers_become_events_in_one_batch(
     assert body["data"]["sequence"] == posted.sequence
     assert (body["data"]["debit_account"], body["data"]["credit_account"]) == ("SRC", "FND")
     assert body["data"]["amount_minor"] == 500
+
+
+def test_an_event_nobody_subscribed_to_costs_no_query_and_a_new_subscription_is_seen_at_once(
+    make_client, supervisor, django_assert_num_queries
+):
+    from django.db import transaction
+
+    from integrations.events import emit, forget_subscribed_types
+
+    forget_subscribed_types()
+    with transaction.atomic():
+        assert emit("case.decided", {"case": 1}) is None  # fills the cache: one query
+        with django_assert_num_queries(0):
+            assert emit("case.decided", {"case": 1}) is None
+    subscription = _subscribe(make_client(supervisor), "case.decided", "https://example.org/h")
+    with transaction.atomic():
+        event = emit("case.decided", {"case": 2})
+    assert event is not None
+    assert list(Delivery.objects.filter(event=event).values_list("subscription", flat=True)) == [
+        subscription.pk
+    ]
+    subscription.active = False
+    subscription.save()
+    with transaction.atomic():
+        assert emit("case.decided", {"case": 3}) is None
