@@ -49,6 +49,9 @@ _FINANCE = [
     "ledger.change_bankaccount",
     "ledger.settle_clearingcycle",
     "ledger.download_ach_file",
+    "integrations.import_data",
+    "integrations.export_data",
+    "integrations.view_dataimport",
 ]
 _OUR_APPS = ("service_requests", "governance", "allocations", "ledger")
 

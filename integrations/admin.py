@@ -15,8 +15,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.utils.html import format_html
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
@@ -28,7 +30,13 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 from unfold.admin import TabularInline
+from unfold.decorators import action as unfold_action
 from unfold.decorators import display
+from unfold.widgets import (
+    UnfoldAdminFileFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldBooleanSwitchWidget,
+)
 
 from hms_portal.admin import (
     EstimatedCountPaginator,
@@ -38,9 +46,19 @@ from hms_portal.admin import (
 )
 from hms_portal.audit import record_history
 
-from . import services
+from . import dataio, services
+from .dataio.tables import max_bytes
 from .events import EVENT_SPECS
-from .models import ApiClient, Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription
+from .models import (
+    ApiClient,
+    DataImport,
+    DataImportOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    Subscription,
+)
 
 for _model in (
     get_application_model(),
@@ -360,3 +378,151 @@ class EventAdmin(ReadOnlyModelAdmin):
     inlines = (DeliveryInline,)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+
+# -- data migration ----------------------------------------------------------------------------
+
+
+class DataImportForm(forms.ModelForm):
+    """The upload: which kind of data, the file, and whether only to check it."""
+
+    kind = forms.ChoiceField(
+        label=_("kind"),
+        choices=[(name, kind.label) for name, kind in dataio.KINDS.items()],
+        widget=UnfoldAdminSelectWidget,
+    )
+    file = forms.FileField(
+        label=_("file"),
+        help_text=_("CSV (UTF-8) or XLSX, first row naming the columns."),
+        widget=UnfoldAdminFileFieldWidget,
+    )
+
+    class Meta:
+        model = DataImport
+        fields = ["kind", "dry_run"]
+        widgets = {"dry_run": UnfoldBooleanSwitchWidget}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "dry_run" in self.fields:
+            self.fields["dry_run"].initial = True
+            self.fields["dry_run"].help_text = _("Check every row and write nothing.")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > max_bytes():
+            raise ValidationError(
+                _("The file is %(size)s bytes; at most %(limit)s bytes can be imported at once."),
+                params={"size": upload.size, "limit": max_bytes()},
+            )
+        return upload
+
+
+def _export_action(kind: str, fmt: str) -> Any:
+    @unfold_action(
+        description=f"{dataio.KINDS[kind].label} ({fmt.upper()})",
+        url_path=f"export-{kind}-{fmt}",
+        permissions=["export_data"],
+    )
+    def export(self: Any, request: HttpRequest) -> HttpResponse:
+        data = dataio.data_export(actor=request.user, kind=kind, fmt=fmt)  # type: ignore[arg-type]
+        stamp = timezone.localdate().isoformat()
+        response = HttpResponse(data, content_type=_CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{kind}-{stamp}.{fmt}"'
+        return response
+
+    export.__name__ = f"export_{kind}_{fmt}"
+    return export
+
+
+_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@admin.register(DataImport)
+class DataImportAdmin(ReadOnlyModelAdmin):
+    """Import runs: **Add** uploads a file (a dry run by default), each run's page shows every
+    problem; **Export** downloads a kind of data. Finance officers and administrators only."""
+
+    form = DataImportForm
+    list_display = ("created_at", "kind", "file_name", "dry_run", "outcome", "rows", "actor")
+    list_filter = ("kind", "outcome", "dry_run")
+    search_fields = ("file_name", "sha256")
+    list_select_related = ("actor",)
+    readonly_fields = (
+        "kind",
+        "file_name",
+        "sha256",
+        "size",
+        "dry_run",
+        "outcome",
+        "rows",
+        "counts",
+        "message",
+        "problem_table",
+        "actor",
+        "created_at",
+    )
+    actions_list = [
+        {
+            "title": _("Export"),
+            "items": [f"export_{kind}_{fmt}" for kind in dataio.KINDS for fmt in dataio.FORMATS],
+        }
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return dataio.may_import(request.user)  # type: ignore[arg-type]
+
+    def has_export_data_permission(self, request: HttpRequest) -> bool:
+        return dataio.may_export(request.user)  # type: ignore[arg-type]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        if obj is None:
+            return ["kind", "file", "dry_run"]
+        return list(self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else ()
+
+    @admin.display(description=_("problems"))
+    def problem_table(self, obj: DataImport) -> str:
+        if not obj.problems:
+            return "—"
+        return format_html_join(
+            "\n",
+            "<div>line {}, column {}: {}</div>",
+            ((p["line"], p["column"] or "—", p["reason"]) for p in obj.problems),
+        )
+
+    def save_model(self, request: HttpRequest, obj: DataImport, form: Any, change: bool) -> None:
+        upload = form.cleaned_data["file"]
+        record = dataio.data_import(
+            actor=request.user,  # type: ignore[arg-type]
+            kind=form.cleaned_data["kind"],
+            file_name=upload.name,
+            data=upload.read(),
+            dry_run=form.cleaned_data["dry_run"],
+        )
+        obj.pk = record.pk
+        obj.__dict__.update({k: v for k, v in record.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        return
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None
+
+    def response_add(
+        self, request: HttpRequest, obj: DataImport, post_url_continue: Any = None
+    ) -> HttpResponse:
+        level = messages.ERROR if obj.outcome == DataImportOutcome.REFUSED else messages.SUCCESS
+        self.message_user(request, dataio.report_lines(obj)[0], level)
+        return HttpResponseRedirect(reverse("admin:integrations_dataimport_change", args=[obj.pk]))
+
+
+for _kind in dataio.KINDS:
+    for _fmt in dataio.FORMATS:
+        setattr(DataImportAdmin, f"export_{_kind}_{_fmt}", _export_action(_kind, _fmt))

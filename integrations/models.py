@@ -229,3 +229,48 @@ class DeliveryAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class DataImportOutcome(models.TextChoices):
+    IMPORTED = "imported", _("Imported")
+    CHECKED = "checked", _("Checked (dry run), nothing written")
+    REFUSED = "refused", _("Refused, nothing written")
+
+
+class DataImport(models.Model):
+    """One run of a data migration import (`integrations.dataio`): who ran it, on which file,
+    and what it found: the outcome counts and every problem, by line, column and reason.
+
+    Written once at the end of the run, outside the import's own transaction, so a refused or
+    dry run leaves this record and nothing else. Never changed or deleted.
+    """
+
+    kind = models.CharField(_("kind"), max_length=32)
+    file_name = models.CharField(_("file"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    dry_run = models.BooleanField(_("dry run"))
+    outcome = models.CharField(_("outcome"), max_length=10, choices=DataImportOutcome.choices)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    counts = models.JSONField(_("counts"), default=dict, encoder=DjangoJSONEncoder)
+    problems = models.JSONField(_("problems"), default=list, encoder=DjangoJSONEncoder)
+    message = models.TextField(_("message"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("run by"),
+    )
+    created_at = models.DateTimeField(_("run at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("data import")
+        verbose_name_plural = _("data imports")
+        permissions = [
+            ("import_data", "Import data from CSV and XLSX files"),
+            ("export_data", "Export data to CSV and XLSX files"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} · {self.file_name} · {self.get_outcome_display()}"
