@@ -6,7 +6,8 @@ only while it is a draft: saving a change to an active or retired version makes 
 version with that change (the version shown is left untouched), and the "Activate" action puts
 a draft in force, retiring the version before it. Cases, decisions and delegations are
 read-only here; they change only through `governance.services` (the workflow screens), apart
-from the administrators' actions below, which call those services.
+from the administrators' actions below, which call those services. The group membership
+record is read-only too: it is written when a membership changes (`governance.membership`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .models import (
     CaseStep,
     Decision,
     Delegation,
+    GroupMembershipChange,
     PolicyStatus,
     PolicyStep,
     Program,
@@ -403,3 +405,16 @@ class DelegationAdmin(ReadOnlyHistoryModelAdmin):
                 )
             except services.GovernanceError as error:
                 _report(request, error, delegation)
+
+
+@admin.register(GroupMembershipChange)
+class GroupMembershipChangeAdmin(ReadOnlyModelAdmin):
+    """Group membership changes: append-only, written when a membership changes."""
+
+    list_display = ("id", "at", "action", "group", "user", "actor")
+    list_filter = ("action", "group")
+    search_fields = ("user__username", "group__name", "actor__username")
+    list_select_related = ("group", "user", "actor")
+    raw_id_fields = ("group", "user", "actor")
+    ordering = ("-at", "-id")
+    list_per_page = 50

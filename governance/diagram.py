@@ -25,8 +25,12 @@ _CLASSES = {
 
 
 def _label(text: str) -> str:
-    """Mermaid's quoted label, with the characters that would end it escaped."""
-    return text.replace('"', "#quot;").replace("\n", " ")
+    """`text` for a Mermaid quoted label, as plain text: the characters that would end the
+    label or read as markup become Mermaid entity codes (`#` first, so that a name containing
+    one is not taken for a code)."""
+    for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(char, code)
+    return text.replace("\n", " ")
 
 
 def case_flowchart(case: ApprovalCase, steps: list[CaseStep]) -> str:
@@ -42,10 +46,10 @@ def case_flowchart(case: ApprovalCase, steps: list[CaseStep]) -> str:
             details.append(f"above {money(step.threshold_minor, case.currency or 'USD')}")
         if step.sla_hours:
             details.append(f"{step.sla_hours} h")
-        text = f"{case_step.order}. {step.name}<br/>{' · '.join(details)}"
+        parts = [f"{case_step.order}. {step.name}", " · ".join(details)]
         if case_step.status == CaseStepStatus.OPEN and case_step.required_approvals > 1:
-            text += f"<br/>{case_step.approvals} of {case_step.required_approvals} approvals"
-        lines.append(f'  {node}["{_label(text)}"]')
+            parts.append(f"{case_step.approvals} of {case_step.required_approvals} approvals")
+        lines.append(f'  {node}["{"<br/>".join(_label(part) for part in parts)}"]')
         arrow = "-.->" if case_step.status == CaseStepStatus.SKIPPED else "-->"
         lines.append(f"  {previous} {arrow} {node}")
         previous = node

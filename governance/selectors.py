@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
-from django.utils import timezone
+from django.utils import formats, timezone
 from guardian.shortcuts import get_objects_for_user
 
+from .membership import Membership, members_as_of
 from .models import (
     DECIDE_PERMISSION,
     REVIEW_PERMISSION,
@@ -365,10 +366,11 @@ class AuthorityRow:
 
 def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
     """Who could decide (or review) what on `moment`, and through what: rebuilt from the
-    history of the program permissions (user and group grants) and of the delegations.
+    history of the program permissions (user and group grants), of group membership
+    (`governance.membership`) and of the delegations.
 
-    Group membership has no history in Django: a group grant lists the group's members of
-    today, marked as such.
+    A group grant lists the group's members at `moment`; a member known only from the snapshot
+    taken when membership recording began (after `moment`) is listed and marked as such.
     """
     programs = dict(Program.objects.values_list("pk", "name"))
     users = {u.pk: u for u in get_user_model().objects.all()}
@@ -380,26 +382,37 @@ def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
         return user.get_full_name() or user.get_username()
 
     rows: list[AuthorityRow] = []
-    for grant in ProgramUserObjectPermission.history.as_of(moment).select_related("permission"):
+    # Rows of `as_of` are rebuilt instances: a related object would cost a query per row.
+    permissions = dict(
+        Permission.objects.filter(content_type__app_label="governance").values_list("pk", "name")
+    )
+    for grant in ProgramUserObjectPermission.history.as_of(moment):
         rows.append(
             AuthorityRow(
                 programs.get(grant.content_object_id, "?"),
                 name(grant.user_id),
-                grant.permission.name,
+                permissions.get(grant.permission_id, "?"),
                 "direct grant",
             )
         )
     group_names = dict(Group.objects.values_list("pk", "name"))
-    for grant in ProgramGroupObjectPermission.history.as_of(moment).select_related("permission"):
-        group = Group.objects.filter(pk=grant.group_id).first()
-        members = list(group.user_set.all()) if group else []
-        for member in members:
+    group_grants = list(ProgramGroupObjectPermission.history.as_of(moment))
+    members: dict[int, list[Membership]] = {}
+    for membership in members_as_of({grant.group_id for grant in group_grants}, moment):
+        members.setdefault(membership.group_id, []).append(membership)
+    for grant in group_grants:
+        group = f"group “{group_names.get(grant.group_id, f'#{grant.group_id}')}”"
+        for member in members.get(grant.group_id, []):
+            via = group
+            if member.since_recording is not None:
+                when = formats.date_format(member.since_recording, "DATETIME_FORMAT")
+                via = f"{group} (a member when membership recording began, {when})"
             rows.append(
                 AuthorityRow(
                     programs.get(grant.content_object_id, "?"),
-                    name(member.pk),
-                    grant.permission.name,
-                    f"group “{group_names.get(grant.group_id, '?')}” (today's members)",
+                    name(member.user_id),
+                    permissions.get(grant.permission_id, "?"),
+                    via,
                 )
             )
     for delegation in Delegation.history.as_of(moment):

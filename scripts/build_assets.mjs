@@ -17,6 +17,7 @@ const copies = [
   ["@uswds/uswds/dist/fonts", "uswds/fonts"],
   ["@uswds/uswds/dist/img", "uswds/img"],
   ["htmx.org/dist/htmx.min.js", "htmx/htmx.min.js"],
+  ["mermaid/dist/mermaid.min.js", "mermaid/mermaid.min.js"],
 ];
 
 rmSync(vendor, { recursive: true, force: true });

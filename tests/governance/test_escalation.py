@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.utils import timezone
 
 from governance import services as governance
 from governance import tasks
@@ -87,6 +88,22 @@ def test_the_beat_task_escalates_overdue_steps_once(case, django_capture_on_comm
     assert first == {"warned": 0, "escalated": 1}
     assert second == {"warned": 0, "escalated": 0}
     assert CaseEvent.objects.filter(case=case, kind="escalated").count() == 1
+
+
+def test_the_beat_task_warns_before_the_deadline_once(case, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    CaseStep.objects.filter(case=case).update(
+        warn_at=now - timedelta(minutes=5), due_at=now + timedelta(hours=2)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = tasks.escalate_overdue.delay().get()
+        second = tasks.escalate_overdue.delay().get()
+    assert first == {"warned": 1, "escalated": 0}
+    assert second == {"warned": 0, "escalated": 0}
+    assert CaseEvent.objects.filter(case=case, kind="warned").count() == 1
+    assert CaseEvent.objects.filter(case=case, kind="escalated").count() == 0
+    assert [m.to for m in mail.outbox] == [["sup@example.test"]]
+    assert mail.outbox[0].subject.startswith(f"[HMS] Approval case {case.pk} is due ")
 
 
 def test_a_decided_step_is_neither_warned_nor_escalated(case, django_capture_on_commit_callbacks):

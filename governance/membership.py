@@ -1,0 +1,141 @@
+"""Group membership with history: every change is written to `GroupMembershipChange`, and the
+members of a group at any past moment are rebuilt from those rows.
+
+Changes made through the relation's managers (`user.groups.add/remove/set/clear`,
+`group.user_set.…`, the admin's user form) send `m2m_changed`, which `record_change` turns
+into rows inside the change's own transaction. Rows written straight into the through table
+(`bulk_create` on `User.groups.through`) send no signal and are not recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import m2m_changed
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from hms_portal.audit import system_user
+
+from .models import GroupMembershipChange, MembershipAction
+
+
+def _actor() -> Any:
+    """Who made the change: the signed-in user of the current web request (set by
+    simple-history's middleware), else the named system user."""
+    request = getattr(HistoricalRecords.context, "request", None)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user
+    return system_user()
+
+
+def _pairs(instance: Any, reverse: bool, pk_set: Iterable[int]) -> list[tuple[int, int]]:
+    """(group id, user id) pairs: `instance` is a user (forward) or a group (reverse)."""
+    if reverse:
+        return [(instance.pk, user_id) for user_id in pk_set]
+    return [(group_id, instance.pk) for group_id in pk_set]
+
+
+def _current_pairs(
+    instance: Any, reverse: bool, pk_set: Iterable[int] | None
+) -> list[tuple[int, int]]:
+    """The pairs among `pk_set` (all, when None) that are memberships right now."""
+    through = get_user_model().groups.through
+    if reverse:
+        rows = through.objects.filter(group_id=instance.pk)
+        if pk_set is not None:
+            rows = rows.filter(user_id__in=pk_set)
+    else:
+        rows = through.objects.filter(user_id=instance.pk)
+        if pk_set is not None:
+            rows = rows.filter(group_id__in=pk_set)
+    return list(rows.values_list("group_id", "user_id"))
+
+
+def _write(pairs: Iterable[tuple[int, int]], action: str) -> None:
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
+    actor, now = _actor(), timezone.now()
+    GroupMembershipChange.objects.bulk_create(
+        GroupMembershipChange(group_id=g, user_id=u, action=action, at=now, actor=actor)
+        for g, u in pairs
+    )
+
+
+def record_change(
+    sender: Any,
+    instance: Any,
+    action: str,
+    reverse: bool,
+    model: Any,
+    pk_set: set[int] | None,
+    **kwargs: Any,
+) -> None:
+    """`m2m_changed` receiver for `User.groups`. Django sends it inside the change's
+    transaction, so a change that fails leaves no row. Additions are written after the fact
+    (`pk_set` then holds only the new memberships); removals and clears before, while the
+    memberships that really end can still be read."""
+    if action == "post_add" and pk_set:
+        _write(_pairs(instance, reverse, pk_set), MembershipAction.ADDED)
+    elif action == "pre_remove" and pk_set:
+        _write(_current_pairs(instance, reverse, pk_set), MembershipAction.REMOVED)
+    elif action == "pre_clear":
+        _write(_current_pairs(instance, reverse, None), MembershipAction.REMOVED)
+
+
+def connect() -> None:
+    """Listen to changes of `User.groups` (called from `GovernanceConfig.ready()`)."""
+    m2m_changed.connect(
+        record_change,
+        sender=get_user_model().groups.through,
+        dispatch_uid="governance.membership.record_change",
+    )
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user's membership of a group at a moment; `since_recording` is set when the only
+    evidence is the snapshot taken when recording began, after the moment asked about."""
+
+    group_id: int
+    user_id: int
+    since_recording: datetime | None = None
+
+
+def members_as_of(group_ids: Iterable[int], moment: datetime) -> list[Membership]:
+    """The members of each of `group_ids` at `moment`, rebuilt from the recorded changes.
+
+    A pair whose last change at or before `moment` is an addition (or the starting snapshot) was
+    a member. A pair with no change by then but whose first record is the starting snapshot
+    was a member when recording began, and nothing is known of earlier: it is listed with
+    `since_recording`, so the report shows the gap instead of hiding it. Two queries.
+    """
+    ids = list(group_ids)
+    if not ids:
+        return []
+    changes = GroupMembershipChange.objects.filter(group_id__in=ids).order_by("at", "pk")
+    state: dict[tuple[int, int], str] = {}
+    for group_id, user_id, action in changes.filter(at__lte=moment).values_list(
+        "group_id", "user_id", "action"
+    ):
+        state[(group_id, user_id)] = action
+    found = [
+        Membership(group_id, user_id)
+        for (group_id, user_id), action in state.items()
+        if action != MembershipAction.REMOVED
+    ]
+    first_later: dict[tuple[int, int], tuple[str, datetime]] = {}
+    for group_id, user_id, action, at in changes.filter(at__gt=moment).values_list(
+        "group_id", "user_id", "action", "at"
+    ):
+        first_later.setdefault((group_id, user_id), (action, at))
+    for pair, (action, at) in first_later.items():
+        if pair not in state and action == MembershipAction.PRESENT:
+            found.append(Membership(pair[0], pair[1], since_recording=at))
+    return sorted(found, key=lambda m: (m.group_id, m.user_id))
