@@ -7,9 +7,9 @@
   clearing cycle's settlement emit webhook events, in the transaction of the change, without
   those apps knowing of webhooks (ledger and governance may not import integrations).
 - `transfers_written` is the handler for posted transfers. The ledger writes transfers with
-  raw SQL (no model signals), so it needs a hook of its own: a listener registry in the ledger,
-  called by `transfers_create` inside its transaction with the transfers it wrote, which
-  `IntegrationsConfig.ready()` fills with this function.
+  raw SQL (no model signals), so it has a hook of its own: the listener registry
+  `ledger.hooks`, called by every write path inside its transaction with the transfers it
+  wrote. This module registers the handler there when `IntegrationsConfig.ready()` imports it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from ledger import hooks as ledger_hooks
 
 from .events import emit, emit_many, wanted
 from .models import EventType
@@ -198,3 +200,6 @@ def transfers_written(transfers: Sequence[Any]) -> None:
             for t in posted
         ],
     )
+
+
+ledger_hooks.on_transfers_posted(transfers_written)

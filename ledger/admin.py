@@ -145,14 +145,22 @@ from django.contrib import messages  # noqa: E402
 from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.forms.models import construct_instance  # noqa: E402
-from django.http import FileResponse, Http404  # noqa: E402
+from django.http import (  # noqa: E402
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+)
+from django.template.response import TemplateResponse  # noqa: E402
 from django.urls import URLPattern, path, reverse  # noqa: E402
 from django.utils.html import format_html  # noqa: E402
 from django.utils.safestring import SafeString  # noqa: E402
+from unfold.decorators import action  # noqa: E402
 
 from hms_portal.admin import HistoryModelAdmin  # noqa: E402
 
 from . import clearing  # noqa: E402
+from . import conf as ledger_conf  # noqa: E402
 from .models import (  # noqa: E402
     PARTICIPANT_KINDS,
     BankAccount,
@@ -316,6 +324,7 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
     raw_id_fields = ("created_by",)
     ordering = ("-window_end", "-id")
     actions = ("close_cycles", "settle_cycles", "generate_files")
+    actions_list = ("open_next_cycle",)
     readonly_fields = (
         "window_start",
         "window_end",
@@ -413,6 +422,38 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
                 self.message_user(request, refused.messages[0], messages.ERROR)
             else:
                 self.message_user(request, done.format(cycle=cycle.pk), messages.SUCCESS)
+
+    @action(description=_("Open the next cycle"), url_path="open-next", permissions=["settle"])
+    def open_next_cycle(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's button: a confirmation page (GET), then the cycle opens (POST)."""
+        changelist = reverse("admin:ledger_clearingcycle_changelist")
+        if request.method != "POST":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Open the next clearing cycle"),
+                "opts": self.model._meta,
+                "hours": ledger_conf.get("CYCLE_HOURS"),
+                "open_cycles": ClearingCycle.objects.filter(status=CycleStatus.OPEN).order_by(
+                    "window_end"
+                ),
+            }
+            return TemplateResponse(request, "ledger/admin_open_cycle.html", context)
+        try:
+            cycle = clearing.cycle_open_next(actor=request.user)  # type: ignore[arg-type]
+        except ValidationError as refused:
+            self.message_user(request, refused.messages[0], messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                _("Cycle %(cycle)s opened: %(start)s to %(end)s.")
+                % {
+                    "cycle": cycle.pk,
+                    "start": cycle.window_start.isoformat(timespec="seconds"),
+                    "end": cycle.window_end.isoformat(timespec="seconds"),
+                },
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(changelist)
 
     @admin.action(description=_("Close the cycle (net positions)"), permissions=["settle"])
     def close_cycles(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -26,18 +27,31 @@ from .models import Account, Transfer
 MAX_KEY = 128
 
 
+def storable_text(value: str) -> None:
+    """Refuse text PostgreSQL cannot store (a lone surrogate such as "\\ud800", which JSON
+    can carry, or a NUL) as a field error, before it reaches a query."""
+    if isinstance(value, str) and not services.text_is_storable(value):
+        raise serializers.ValidationError(
+            services.ERR_TEXT.format(field="text"), code="invalid_text"
+        )
+
+
+def _text(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(validators=[storable_text], **kwargs)
+
+
 class TransferInSerializer(serializers.Serializer):
     """One transfer asked for; accounts by code, the amount in integer minor units."""
 
-    idempotency_key = serializers.CharField(max_length=MAX_KEY, required=False)
-    debit_account = serializers.CharField(max_length=64)
-    credit_account = serializers.CharField(max_length=64)
+    idempotency_key = _text(max_length=MAX_KEY, required=False)
+    debit_account = _text(max_length=64)
+    credit_account = _text(max_length=64)
     amount_minor = serializers.IntegerField(min_value=1, max_value=services.MAX_AMOUNT_MINOR - 1)
     currency = serializers.RegexField(r"^[A-Z]{3}$")
     pending = serializers.BooleanField(default=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    reference = serializers.CharField(max_length=128, required=False, default="", allow_blank=True)
-    memo = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    reference = _text(max_length=128, required=False, default="", allow_blank=True)
+    memo = _text(max_length=255, required=False, default="", allow_blank=True)
 
 
 class TransferBatchSerializer(serializers.Serializer):
@@ -124,12 +138,16 @@ class TransferListCreate(generics.ListAPIView):
         transfers = Transfer.objects.select_related(
             "debit_account", "credit_account", "pending", "reverses"
         )
-        account = self.request.query_params.get("account")
+        params = self.request.query_params
+        for name in ("account", "reference"):
+            if not services.text_is_storable(params.get(name, "")):
+                raise ValidationError({name: [services.ERR_TEXT.format(field=name)]})
+        account = params.get("account")
         if account:
             transfers = transfers.filter(
                 Q(debit_account__code=account) | Q(credit_account__code=account)
             )
-        reference = self.request.query_params.get("reference")
+        reference = params.get("reference")
         if reference:
             transfers = transfers.filter(reference=reference)
         return transfers
@@ -202,3 +220,9 @@ class AccountDetail(generics.RetrieveAPIView):
     serializer_class = AccountSerializer
     queryset = Account.objects.all()
     lookup_field = "code"
+
+    def get_object(self) -> Account:
+        # A code PostgreSQL could not even compare (a NUL) names no account.
+        if not services.text_is_storable(self.kwargs.get(self.lookup_field, "")):
+            raise Http404
+        return super().get_object()

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from hms_portal.audit import record_history
 
-from . import services
+from . import conf, services
 from .ach import (
     MAX_AMOUNT,
     AchFile,
@@ -83,6 +83,9 @@ ERR_NO_BANK = "No bank account on file for {codes}: add one before settling."
 ERR_TOO_LARGE = "Account {code}'s net {amount} exceeds one ACH entry's maximum."
 ERR_TIE_OUT = "Cycle {cycle}: the ACH file does not tie out to its settlement transfers: {why}."
 ERR_ACH_CURRENCY = "ACH settles US dollars only; cycle {cycle} is in {currency}."
+ERR_ALREADY_OPEN = (
+    "Cycle {cycle} ({currency}) is still open until {end}: close it before opening the next one."
+)
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -178,6 +181,104 @@ def cycle_open(
     record_history(cycle, actor=actor, reason="cycle opened")
     cycle.save()
     return cycle
+
+
+@transaction.atomic
+def cycle_open_next(*, actor: User, currency: str = "USD") -> ClearingCycle:
+    """Open the next cycle of `currency` (finance officers, from the admin): its window starts
+    where the latest cycle's ended (now, for the first) and runs `HMS_LEDGER_CYCLE_HOURS` past
+    now. Refused (`cycle_open`) while a cycle of the currency is still open: one running cycle
+    at a time is what the participants' "position in the open cycle" shows."""
+    _claim_lock(currency)  # two finance officers clicking at once queue here
+    current = (
+        ClearingCycle.objects.filter(currency=currency, status=CycleStatus.OPEN)
+        .order_by("window_end", "pk")
+        .first()
+    )
+    if current is not None:
+        raise ClearingError(
+            ERR_ALREADY_OPEN.format(
+                cycle=current.pk, currency=currency, end=current.window_end.isoformat()
+            ),
+            code="cycle_open",
+        )
+    now = timezone.now()
+    latest = (
+        ClearingCycle.objects.filter(currency=currency).aggregate(end=Max("window_end"))["end"]
+        or now
+    )
+    start = min(latest, now)
+    end = now + timedelta(hours=conf.get("CYCLE_HOURS"))
+    return cycle_open(actor=actor, window_start=start, window_end=end, currency=currency)
+
+
+@dataclass(frozen=True)
+class OpenPosition:
+    """An account's running net in the open cycle of its currency: credits less debits of the
+    clearing transfers since the last closed range (positive: the bureau owes the owner)."""
+
+    cycle: ClearingCycle
+    account_id: int
+    net_minor: int
+    transfer_count: int
+
+    @property
+    def size_minor(self) -> int:
+        """The net without its sign (what is owed, whichever way)."""
+        return abs(self.net_minor)
+
+
+def cycle_open_positions(*, account_ids: list[int]) -> dict[int, OpenPosition]:
+    """Each account's running position in the open cycle of its currency (the one that closes
+    first), by account id; accounts whose currency has no open cycle are left out. What closing
+    the cycle now would net for them: the clearing transfers after the range already claimed
+    and before the window's end. Three queries, plus two per currency with an open cycle."""
+    if not account_ids:
+        return {}
+    accounts = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "currency"))
+    cycles: dict[str, ClearingCycle] = {}
+    for cycle in ClearingCycle.objects.filter(
+        status=CycleStatus.OPEN, currency__in=set(accounts.values())
+    ).order_by("-window_end", "-pk"):
+        cycles[cycle.currency] = cycle  # the last assigned closes first
+    if not cycles:
+        return {}
+    settlement = list(
+        Account.objects.filter(
+            owner_kind=OwnerKind.BUREAU, owner_ref=SETTLEMENT_OWNER_REF
+        ).values_list("pk", flat=True)
+    )
+    positions: dict[int, OpenPosition] = {}
+    for currency, cycle in cycles.items():
+        ids = [pk for pk, cur in accounts.items() if cur == currency]
+        rows = (
+            Transfer.objects.filter(
+                sequence__gte=cycle_claim_start(currency),
+                created_at__lt=cycle.window_end,
+                kind__in=(TransferKind.POSTED, TransferKind.POST_PENDING),
+                currency=currency,
+            )
+            .filter(Q(debit_account_id__in=ids) | Q(credit_account_id__in=ids))
+            .exclude(debit_account_id__in=settlement)
+            .exclude(credit_account_id__in=settlement)
+            .values_list("debit_account_id", "credit_account_id")
+            .annotate(total=Sum("amount_minor"), count=Count("pk"))
+            .order_by()
+        )
+        nets = dict.fromkeys(ids, 0)
+        counts = dict.fromkeys(ids, 0)
+        for debit_id, credit_id, total, count in rows:
+            if credit_id in nets:
+                nets[credit_id] += int(total)
+                counts[credit_id] += count
+            if debit_id in nets:
+                nets[debit_id] -= int(total)
+                counts[debit_id] += count
+        for pk in ids:
+            positions[pk] = OpenPosition(
+                cycle=cycle, account_id=pk, net_minor=nets[pk], transfer_count=counts[pk]
+            )
+    return positions
 
 
 def _lock_cycle(cycle_id: int) -> ClearingCycle:

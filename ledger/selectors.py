@@ -45,3 +45,48 @@ def open_reservations(*, account_ids: list[int]) -> QuerySet[Transfer]:
         .select_related("debit_account", "credit_account")
         .order_by("sequence")
     )
+
+
+def transfer_by_key(*, idempotency_key: str) -> Transfer | None:
+    """The transfer written under `idempotency_key`, with both accounts, or None."""
+    return (
+        Transfer.objects.select_related("debit_account", "credit_account")
+        .filter(idempotency_key=idempotency_key)
+        .first()
+    )
+
+
+def transfer_is_resolved(*, pending_id: int) -> bool:
+    """Whether a pending transfer was already posted or voided."""
+    return Transfer.objects.filter(pending_id=pending_id).exists()
+
+
+def payee_accounts(*, currency: str, owner_kinds: list[str]) -> QuerySet[Account]:
+    """Open accounts of the given owner kinds in `currency`, by name (names and codes only:
+    what a payee list may show)."""
+    return (
+        Account.objects.filter(owner_kind__in=owner_kinds, currency=currency, closed=False)
+        .only("pk", "code", "name", "currency", "owner_kind")
+        .order_by("name", "code")
+    )
+
+
+def account_by_code(*, code: str) -> Account | None:
+    return Account.objects.filter(code=code).first()
+
+
+def account_find(*, account_id: int) -> Account | None:
+    """The account with this id, or None."""
+    return Account.objects.filter(pk=account_id).first()
+
+
+def open_reservations_out(*, account_ids: list[int]) -> QuerySet[Transfer]:
+    """Pending transfers from the accounts that are neither posted nor voided yet (money the
+    holders asked to move that waits for approval)."""
+    return (
+        Transfer.objects.filter(
+            kind=TransferKind.PENDING, debit_account_id__in=account_ids, resolutions__isnull=True
+        )
+        .select_related("debit_account", "credit_account")
+        .order_by("sequence")
+    )

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,5 @@ class ServiceRequestsConfig(AppConfig):
         from . import services
 
         registry.register(services.SUBJECT_KIND, services.request_on_decision)
+        transfers = import_module("service_requests.transfers")
+        registry.register(transfers.SUBJECT_KIND, transfers.participant_transfer_on_decision)

@@ -10,6 +10,7 @@ from django.db import transaction
 from hms_portal.audit import record_history
 
 from ..models import Account, AccountType
+from .errors import check_text
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -27,7 +28,9 @@ def account_open(
     debits_must_not_exceed_credits: bool = False,
     credits_must_not_exceed_debits: bool = False,
 ) -> Account:
-    """Open an account, or return the open one with the same code (safe to call twice)."""
+    """Open an account, or return the open one with the same code (safe to call twice).
+    Text that cannot be stored (a lone surrogate, a NUL) is refused as `invalid_text`."""
+    check_text(code=code, name=name, currency=currency, owner_ref=owner_ref)
     with transaction.atomic():
         existing = Account.objects.filter(code=code).first()
         if existing is not None:

@@ -30,6 +30,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
+from .. import hooks
 from ..chain import chain_hash
 from ..models import Transfer
 from .errors import (
@@ -43,6 +44,7 @@ from .errors import (
     ERR_UNKNOWN_ACCOUNT,
     LedgerError,
     check_amount,
+    check_text,
     conflict,
 )
 from .specs import TransferSpec, _encode_str, _spec_digest
@@ -142,7 +144,36 @@ def create_batch(cursor: _Sql, actor: User, specs: Sequence[TransferSpec]) -> li
         return _create_batch(cursor, actor, specs)
 
 
+def _check_texts(specs: Sequence[TransferSpec]) -> None:
+    """Refuse (`invalid_text`, naming the item) text that cannot be stored, before any of it
+    reaches the database (the keys are looked up first). The usual batch, all ASCII without a
+    NUL, is checked in one pass over its joined text; otherwise item by item."""
+    try:
+        joined = "".join(
+            [t for s in specs for t in (s.idempotency_key, s.memo, s.reference, s.currency)]
+        )
+    except TypeError:  # not all text: the items' own checks refuse what is wrong
+        joined = None
+    if joined is not None and joined.isascii() and "\x00" not in joined:
+        return
+    for index, spec in enumerate(specs):
+        try:
+            check_text(
+                idempotency_key=spec.idempotency_key,
+                currency=spec.currency,
+                reference=spec.reference,
+                memo=spec.memo,
+            )
+        except LedgerError as refused:
+            raise LedgerError(
+                f"Item {index}: {refused.messages[0]}",
+                code=refused.code,
+                params={"index": index},
+            ) from None
+
+
 def _create_batch(cursor: _Sql, actor: User, specs: Sequence[TransferSpec]) -> list[Transfer]:
+    _check_texts(specs)
     sequence, head_hash = _lock_head(cursor)
     known = _known_keys(cursor, [s.idempotency_key for s in specs])
     accounts = _lock_accounts(
@@ -323,6 +354,8 @@ def _create_batch(cursor: _Sql, actor: User, specs: Sequence[TransferSpec]) -> l
             # Built while PostgreSQL takes in the last postings.
             written = _instances(cursor.db.alias, actor, ids, rows)
         write_totals_and_head(cursor, accounts, touched, (sequence, head_hash))
+    if written:
+        hooks.transfers_posted(written)
     first = Transfer.objects.in_bulk(replays) if replays else {}
     return [written[i] if i >= 0 else first[replays[-1 - i]] for i in items]
 

@@ -28,6 +28,10 @@ ERR_EXPIRED = "Pending transfer #{sequence} has expired: it can only be voided."
 ERR_NOT_REVERSIBLE = "Transfer #{sequence} moved no posted money: nothing to reverse."
 ERR_ALREADY_REVERSED = "Transfer #{sequence} was already reversed by #{by}."
 ERR_BATCH_SIZE = "A batch holds at most {maximum} transfers."
+ERR_TEXT = (
+    "The {field} contains characters that cannot be stored (a lone surrogate such as \\ud800, "
+    "or a NUL character): send valid Unicode text."
+)
 
 
 class LedgerError(ValidationError):
@@ -45,3 +49,27 @@ def check_amount(amount_minor: int) -> None:
 def conflict(key: str) -> LedgerError:
     """The refusal of a different payload under an idempotency key already used."""
     return LedgerError(ERR_IDEMPOTENCY.format(key=key), code="idempotency_conflict")
+
+
+def text_is_storable(value: str) -> bool:
+    """Whether PostgreSQL can store `value`: valid UTF-8 (no lone surrogates, which psycopg
+    cannot encode) and no NUL character (text columns refuse it). ASCII is checked first:
+    it is the usual case and costs a fraction of an encode."""
+    if value.isascii():
+        return "\x00" not in value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
+def check_text(**fields: object) -> None:
+    """Refuse (`invalid_text`) any text among `fields` (name=value) that cannot be stored, before
+    it reaches the database: psycopg would raise on the write instead."""
+    for name, value in fields.items():
+        if isinstance(value, str) and not text_is_storable(value):
+            label = name.replace("_", " ")
+            raise LedgerError(
+                ERR_TEXT.format(field=label), code="invalid_text", params={"field": name}
+            )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from .. import hooks
 from ..models import Transfer, TransferKind, transfer_legs
 from .batch import create_batch
 from .errors import (
@@ -22,6 +23,7 @@ from .errors import (
     MAX_BATCH,
     LedgerError,
     check_amount,
+    check_text,
 )
 from .specs import TransferSpec, _digest, _spec_digest
 from .sql import _lock_accounts, _lock_head, _Sql
@@ -40,12 +42,22 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-def _create_single(cursor: _Sql, actor: User, spec: TransferSpec) -> Transfer:
+def _create_single(
+    cursor: _Sql, actor: User, spec: TransferSpec, *, debit_within_credits: bool = False
+) -> Transfer:
     """One transfer, without a separate look-up of its key: the insert skips a taken key
     (ON CONFLICT DO NOTHING under the head lock), and only then, or when the transfer is
     refused, is the key looked up, so a retry still returns the first transfer (or is refused
-    as a conflict) exactly as if the key had been checked first."""
+    as a conflict) exactly as if the key had been checked first. With `debit_within_credits`
+    the debit account is held to "debits must not exceed credits" for this transfer, whatever
+    its own flag (the same check and refusal, under the same locks)."""
     check_amount(spec.amount_minor)
+    check_text(
+        idempotency_key=spec.idempotency_key,
+        currency=spec.currency,
+        reference=spec.reference,
+        memo=spec.memo,
+    )
     kind = _KIND_PENDING if spec.pending else _KIND_POSTED
     digest = _spec_digest(kind, spec)
     sequence, head_hash = _lock_head(cursor)
@@ -55,6 +67,10 @@ def _create_single(cursor: _Sql, actor: User, spec: TransferSpec) -> Transfer:
         hash=head_hash,
         accounts=_lock_accounts(cursor, (spec.debit_account_id, spec.credit_account_id)),
     )
+    if debit_within_credits:
+        debit = staged.accounts.get(spec.debit_account_id)
+        if debit is not None:
+            debit.limit_debits = True  # this transaction's copy of the row, not the account
     try:
         _stage_spec(staged, spec, kind, digest)
     except LedgerError:
@@ -68,7 +84,9 @@ def _create_single(cursor: _Sql, actor: User, spec: TransferSpec) -> Transfer:
         if replay is None:  # pragma: no cover - the conflict was on this key, under the lock
             raise RuntimeError("idempotency key taken but not found")
         return replay
-    return _written(cursor, staged, ids)[0]
+    transfer = _written(cursor, staged, ids)[0]
+    hooks.transfers_posted([transfer])
+    return transfer
 
 
 @transaction.atomic
@@ -76,7 +94,9 @@ def transfers_create(*, actor: User, specs: Sequence[TransferSpec]) -> list[Tran
     """Write a group of transfers atomically: all of them, or (on any refusal) none.
 
     Each item keeps its own idempotency key: a retried batch returns the transfers it wrote the
-    first time. A refusal in a batch names the item (by position) that stopped it.
+    first time. A refusal in a batch names the item (by position) that stopped it. Text that
+    cannot be stored (a lone surrogate, a NUL) is refused as `invalid_text`. The transfers that
+    moved posted money are passed to the `ledger.hooks` listeners inside this transaction.
     """
     if len(specs) > MAX_BATCH:
         raise LedgerError(ERR_BATCH_SIZE.format(maximum=MAX_BATCH), code="batch_too_large")
@@ -98,10 +118,16 @@ def transfer_create(
     expires_at: datetime | None = None,
     reference: str = "",
     memo: str = "",
+    debit_within_credits: bool = False,
 ) -> Transfer:
     """Move `amount_minor` from the debit to the credit account, posted now or reserved
     (`pending=True`, optionally until `expires_at`) for a later post or void. A retry under the
-    same key with the same content returns the first transfer and writes nothing."""
+    same key with the same content returns the first transfer and writes nothing.
+
+    `debit_within_credits`: refuse (`exceeds_credits`) unless the debit account's posted
+    credits cover its debits, pending ones included, after this transfer, even if the account
+    carries no such limit (a participant spending from a payee account, whose balance the
+    clearing cycles may otherwise take below zero)."""
     spec = TransferSpec(
         idempotency_key=idempotency_key,
         debit_account_id=debit_account_id,
@@ -113,6 +139,9 @@ def transfer_create(
         reference=reference,
         memo=memo,
     )
+    if debit_within_credits:
+        with transaction.atomic(), _Sql(prepare=True) as cursor:
+            return _create_single(cursor, actor, spec, debit_within_credits=True)
     return transfers_create(actor=actor, specs=[spec])[0]
 
 
@@ -133,6 +162,7 @@ def _finish_single(
     if ids is None:  # pragma: no cover - the key was checked under the lock
         raise RuntimeError("idempotency key taken after it was checked")
     transfer = _written(cursor, staged, ids)[0]
+    hooks.transfers_posted([transfer])
     if pending is not None:
         transfer.pending = pending
     if reverses is not None:
@@ -150,6 +180,7 @@ def _resolve(
     amount_minor: int | None,
     memo: str,
 ) -> Transfer:
+    check_text(idempotency_key=idempotency_key, memo=memo)
     digest = _digest(
         {"kind": kind, "pending": pending_id, "amount_minor": amount_minor, "memo": memo}
     )
@@ -255,6 +286,7 @@ def transfer_reverse(
     The reversal is subject to the accounts' limits like any transfer: money already paid on
     from the credited account cannot be taken back past its limit.
     """
+    check_text(idempotency_key=idempotency_key, memo=memo)
     digest = _digest({"kind": "reversal", "reverses": transfer_id, "memo": memo})
     with _Sql(prepare=True) as cursor:
         return _reverse(cursor, actor, idempotency_key, transfer_id, memo, digest)

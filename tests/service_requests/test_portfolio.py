@@ -26,7 +26,7 @@ def test_civilian_sees_what_is_reserved_and_then_paid_to_them_only(
     assert request.tracking_number in page
     part = client.get("/portfolio/", {"part": "balances"}).content.decode()
     assert "<html" not in part
-    assert 'hx-trigger="every 10s"' in part
+    assert 'hx-trigger="every 5s"' in part
 
     services.request_fulfil(actor=reviewer, request_id=request.pk)
     part = client.get("/portfolio/", {"part": "balances"}).content.decode()
