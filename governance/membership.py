@@ -9,7 +9,9 @@ into rows inside the change's own transaction. Rows written straight into the th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,10 +25,31 @@ from hms_portal.audit import system_user
 
 from .models import GroupMembershipChange, MembershipAction
 
+# The user a command or an import names as the maker of the membership changes it causes.
+_explicit_actor: ContextVar[Any] = ContextVar("governance_membership_actor", default=None)
+
+
+@contextmanager
+def membership_actor(user: Any) -> Iterator[None]:
+    """Record the membership changes made inside the block as made by `user`.
+
+    For work outside a web request (management commands, imports, Celery tasks) that acts for
+    a known person: `with membership_actor(actor): user.groups.add(group)`. Blocks nest; the
+    previous actor is restored on leaving, also on error.
+    """
+    token = _explicit_actor.set(user)
+    try:
+        yield
+    finally:
+        _explicit_actor.reset(token)
+
 
 def _actor() -> Any:
-    """Who made the change: the signed-in user of the current web request (set by
-    simple-history's middleware), else the named system user."""
+    """Who made the change: the user named by `membership_actor`, else the signed-in user of
+    the current web request (set by simple-history's middleware), else the system user."""
+    explicit = _explicit_actor.get()
+    if explicit is not None:
+        return explicit
     request = getattr(HistoricalRecords.context, "request", None)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:

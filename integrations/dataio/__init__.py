@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from governance.membership import membership_actor
 from hms_portal.audit import SYSTEM_USERNAME
 
 from ..models import DataImport, DataImportOutcome
@@ -173,7 +174,7 @@ def _write(handler: Kind, plans: list[Plan], *, actor: User, source: str) -> lis
     problems: list[Problem] = []
     for plan in plans:
         try:
-            with transaction.atomic():
+            with transaction.atomic(), membership_actor(actor):
                 handler.write(plan, actor=actor, source=source)
         except ValidationError as error:
             column = handler.write_column or handler.key_column
