@@ -33,6 +33,7 @@ seed:
 	$(PY) manage.py seed_demo
 
 demo: export DEBUG ?= true
+demo: export HMS_LEDGER_PARTICIPANT_APPROVAL_PROGRAM ?= housing
 demo: install migrate seed
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

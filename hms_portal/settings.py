@@ -372,6 +372,14 @@ HMS_LEDGER_CHECKPOINT_KEY: str = (
     if DEBUG or TESTING
     else _required("HMS_LEDGER_CHECKPOINT_KEY")
 )
+# Participants' own transfers from /portfolio/: above this amount (minor units) a transfer
+# waits for approval under the named program's policy; no program: such transfers are refused.
+HMS_LEDGER_PARTICIPANT_APPROVAL_ABOVE_MINOR: int = env.int(
+    "HMS_LEDGER_PARTICIPANT_APPROVAL_ABOVE_MINOR", default=100_000
+)
+HMS_LEDGER_PARTICIPANT_APPROVAL_PROGRAM: str = env.str(
+    "HMS_LEDGER_PARTICIPANT_APPROVAL_PROGRAM", default=""
+)
 
 # --- Admin (unfold) ------------------------------------------------------------------------
 UNFOLD = {
