@@ -20,6 +20,14 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENTS_ROOT": "",  # empty: <BASE_DIR>/private-media
     "ATTACHMENT_MAX_BYTES": 4 * 1024 * 1024,
     "ATTACHMENTS_PER_REQUEST": 10,
+    # Filing without an account: how long the emailed one-time link works, and how long an
+    # unfinished draft (with its documents) is kept.
+    "VERIFY_LINK_SECONDS": 48 * 60 * 60,
+    "DRAFT_SECONDS": 7 * 24 * 60 * 60,
+    # Emailed links asked for per client address and per email address, in one window.
+    "VERIFY_LIMIT_PER_CLIENT": 10,
+    "VERIFY_LIMIT_PER_EMAIL": 5,
+    "VERIFY_WINDOW_SECONDS": 60 * 60,
 }
 
 

@@ -115,30 +115,35 @@ def question_field(question: ServiceQuestion) -> forms.Field:
     )
 
 
-def _questions_of(form: forms.Form, service_types: Any) -> list[ServiceQuestion]:
-    """The questions of the service chosen in the posted data, else in the initial data."""
-    chosen: Any = None
-    if form.is_bound:
-        raw = str(form.data.get("service_type") or "")
-        if raw.isdigit() and len(raw) < 19:
-            chosen = service_types.filter(pk=int(raw)).first()
-    else:
-        chosen = form.initial.get("service_type")
-    if chosen is None:
-        return []
-    return list(chosen.questions.all())
+def _chosen_service(form: forms.Form, service_types: Any) -> Any:
+    """The service chosen in the posted data (read once, with its questions), else in the
+    initial data."""
+    if not form.is_bound:
+        return form.initial.get("service_type")
+    raw = str(form.data.get("service_type") or "")
+    if raw.isdigit() and len(raw) < 19:
+        return service_types.filter(pk=int(raw)).prefetch_related("questions").first()
+    return None
 
 
 class ServiceChoiceField(forms.ModelChoiceField):
-    """A service type, shown by its name in the active language."""
+    """A service type, shown by its name in the active language. `known` is the service the
+    form already read for the posted value: cleaning reuses it instead of reading it again."""
+
+    known: ServiceType | None = None
 
     def label_from_instance(self, obj: ServiceType) -> str:  # type: ignore[override]
         return obj.display_name
 
+    def to_python(self, value: Any) -> Any:
+        if self.known is not None and str(value) == str(self.known.pk):
+            return self.known
+        return super().to_python(value)
 
-class RequestForm(forms.Form):
-    """File a request. `submission_token` is issued with the page; resubmitting the same page
-    returns the request the first submit made."""
+
+class DetailsForm(forms.Form):
+    """Step one of filing: the service, what is needed, the amount and the service's extra
+    questions."""
 
     service_type = ServiceChoiceField(
         queryset=ServiceType.objects.none(),
@@ -160,25 +165,16 @@ class RequestForm(forms.Form):
         required=False,
         help_text=_("Only for services that pay out money."),
     )
-    contact_name = forms.CharField(label=_("Your full name"), max_length=120)
-    contact_email = forms.EmailField(label=_("Email"), max_length=254)
-    contact_phone = forms.RegexField(
-        label=_("Phone (optional)"),
-        required=False,
-        max_length=32,
-        regex=r"^[0-9+()\-. ]{7,32}$",
-        error_messages={"invalid": _("Enter a phone number using digits, spaces and + ( ) - .")},
-    )
-    attachments = MultipleFileField(
-        label=_("Documents (optional)"), required=False, help_text=ATTACHMENTS_HELP
-    )
-    submission_token = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args: object, service_types: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["service_type"].queryset = service_types  # type: ignore[attr-defined]
+        field = self.fields["service_type"]
+        field.queryset = service_types  # type: ignore[attr-defined]
         # The chosen service's extra questions, placed after the description.
-        self.questions = _questions_of(self, service_types)
+        chosen = _chosen_service(self, service_types)
+        if self.is_bound:
+            field.known = chosen  # type: ignore[attr-defined]
+        self.questions: list[ServiceQuestion] = list(chosen.questions.all()) if chosen else []
         for question in self.questions:
             self.fields[f"q_{question.code}"] = question_field(question)
 
@@ -197,8 +193,76 @@ class RequestForm(forms.Form):
                 request_validate_amount(service_type=service_type, amount_minor=data.get("amount"))
             except RequestError as error:
                 self.add_error("amount", error.messages[0])
-        _check_files(self, "attachments")
         return data
+
+
+class ContactForm(forms.Form):
+    """How the bureau reaches the civilian (prefilled from the account when signed in)."""
+
+    contact_name = forms.CharField(label=_("Your full name"), max_length=120)
+    contact_email = forms.EmailField(label=_("Email"), max_length=254)
+    contact_phone = forms.RegexField(
+        label=_("Phone (optional)"),
+        required=False,
+        max_length=32,
+        regex=r"^[0-9+()\-. ]{7,32}$",
+        error_messages={"invalid": _("Enter a phone number using digits, spaces and + ( ) - .")},
+    )
+
+
+class DocumentsForm(AttachmentsForm):
+    """The documents step: optional files, kept with the draft once checked."""
+
+    attachments = MultipleFileField(
+        label=_("Documents (optional)"), required=False, help_text=ATTACHMENTS_HELP
+    )
+
+
+class RequestForm(DetailsForm, ContactForm, DocumentsForm):
+    """File a request in one post (every step's fields at once). `submission_token` is issued
+    with the page; resubmitting the same page returns the request the first submit made."""
+
+    submission_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    field_order = [
+        "service_type",
+        "description",
+        "amount",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "attachments",
+    ]
+
+
+class ConfirmForm(forms.Form):
+    """The review page's final submit: the draft's one-time token, so a double click files
+    once."""
+
+    submission_token = forms.UUIDField(widget=forms.HiddenInput)
+
+
+def email_field(*, label: Any, help_text: Any, required: Any) -> forms.EmailField:
+    """An email address field with the public pages' messages."""
+    return forms.EmailField(
+        label=label,
+        max_length=254,
+        help_text=help_text,
+        error_messages={
+            "invalid": _("Enter an email address such as name@example.com."),
+            "required": required,
+        },
+    )
+
+
+class VerifyEmailForm(forms.Form):
+    """Filing without an account: where the one-time link goes."""
+
+    email = email_field(
+        label=_("Email address to confirm"),
+        help_text=_("We email you a link. Your request is filed when you open it."),
+        required=_("Enter the email address where we can send the link."),
+    )
 
 
 class InfoForm(forms.Form):
@@ -227,14 +291,10 @@ class TrackForm(forms.Form):
         },
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    email = forms.EmailField(
+    email = email_field(
         label=_("Email address"),
-        max_length=254,
         help_text=_("The email address you gave when you filed the request."),
-        error_messages={
-            "invalid": _("Enter an email address such as name@example.com."),
-            "required": _("Enter the email address you gave with the request."),
-        },
+        required=_("Enter the email address you gave with the request."),
     )
 
     def clean_tracking_number(self) -> str:

@@ -33,6 +33,7 @@ PAID = gettext_noop("%(amount)s has been paid to you.")
 WITHDRAWN = gettext_noop("You withdrew this request.")
 # Written by request_on_decision when the civilian recalls a request from approval.
 RECALLED = gettext_noop("You recalled your request from approval; it is back in review.")
+CLAIMED = gettext_noop("This request was added to your account.")
 
 SYSTEM_MESSAGES = [
     RECEIVED,
@@ -47,6 +48,7 @@ SYSTEM_MESSAGES = [
     PAID,
     WITHDRAWN,
     RECALLED,
+    CLAIMED,
 ]
 
 # Kinds whose message a person wrote: never run through the catalogue.

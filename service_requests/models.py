@@ -279,6 +279,7 @@ class EventKind(models.TextChoices):
     FULFILLED = "fulfilled", _("Fulfilled")
     WITHDRAWN = "withdrawn", _("Withdrawn")
     DOCUMENTS_ADDED = "documents_added", _("Documents added")
+    CLAIMED = "claimed", _("Added to an account")
 
 
 class NotifyState(models.TextChoices):
@@ -480,3 +481,91 @@ class ServiceQuestion(models.Model):
         spanish = [c.strip() for c in self.choices_es.splitlines() if c.strip()]
         shown = spanish if get_language() == "es" and len(spanish) == len(english) else english
         return [(str(i + 1), english[i], shown[i]) for i in range(len(english))]
+
+
+def _draft_file_path(instance: DraftFile, filename: str) -> str:
+    # A random name, as for attachments: the civilian's file name never reaches the disk.
+    return f"drafts/{instance.draft_id}/{uuid.uuid4().hex}{Path(filename).suffix}"
+
+
+class VerifyState(models.TextChoices):
+    NONE = "none", _("Not asked")
+    PENDING = "pending", _("Email to send")
+    SENT = "sent", _("Email sent")
+
+
+class RequestDraft(models.Model):
+    """A request being filed through the steps of the form, kept on the server between steps.
+
+    `data` holds what the civilian typed in each step, as posted (re-checked by the forms at the
+    final submit). Without an account the request is filed only once the one-time link emailed
+    to `email` is followed; `filed_request` is then set, so the link and the draft cannot file
+    twice. Drafts are working copies, not records: stale ones are purged with their files.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    data = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=8, default="en")
+    submission_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(_("email to verify"), max_length=254, blank=True)
+    verify_nonce = models.CharField(max_length=32, blank=True)
+    verify_state = models.CharField(
+        max_length=8, choices=VerifyState.choices, default=VerifyState.NONE
+    )
+    verify_sent_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    filed_request = models.OneToOneField(
+        ServiceRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="draft",
+    )
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("request draft")
+        verbose_name_plural = _("request drafts")
+        indexes = [
+            models.Index(
+                fields=["verify_state"],
+                condition=Q(verify_state="pending"),
+                name="sr_draft_verify_outbox_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+
+class DraftFile(models.Model):
+    """A document chosen in the documents step, kept in private storage until the request is
+    filed (then it becomes an `Attachment`) or the draft is purged."""
+
+    draft = models.ForeignKey(RequestDraft, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=_draft_file_path, storage=private_storage, max_length=200)
+    name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=60)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -13,20 +14,23 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from .models import NotifyState, RequestEvent
+from . import conf
+from .models import NotifyState, RequestDraft, RequestEvent, VerifyState
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_GRACE = timedelta(seconds=30)
+# Emails: retried with backoff while the mail server is unreachable.
+EMAIL_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "autoretry_for": (OSError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "max_retries": 8,
+}
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_event_email(self, event_id: int) -> str:  # type: ignore[no-untyped-def]
     """Email the civilian about one timeline event. Idempotent: an event already sent, or
     not meant to be emailed, is skipped."""
@@ -90,4 +94,45 @@ def flush_notification_outbox() -> int:
     )
     for event_id in ids:
         send_event_email.delay(event_id)
-    return len(ids)
+    drafts = list(
+        RequestDraft.objects.filter(verify_state=VerifyState.PENDING, verify_sent_at__lt=cutoff)
+        .order_by("verify_sent_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for draft_id in drafts:
+        send_draft_verification.delay(str(draft_id))
+    from .filing import drafts_purge
+
+    drafts_purge()
+    return len(ids) + len(drafts)
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_draft_verification(self, draft_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Email the one-time link that files a draft made without an account. Idempotent: a link
+    already sent (or replaced, or used) is skipped."""
+    from .filing import verification_link_token
+
+    with transaction.atomic():
+        # Lock the draft: two deliveries of this task cannot both send.
+        draft = RequestDraft.objects.select_for_update().filter(pk=draft_id).first()
+        if draft is None or draft.verify_state != VerifyState.PENDING or not draft.email:
+            return "skipped"
+        with translation.override(draft.language or settings.LANGUAGE_CODE):
+            subject = gettext("Confirm your request to %(bureau)s") % {
+                "bureau": settings.HMS_BUREAU_NAME
+            }
+            context = {
+                "subject": subject,
+                "language": translation.get_language(),
+                "url": f"{settings.SITE_URL}/requests/new/verify/{verification_link_token(draft)}/",
+                "hours": int(conf.get("VERIFY_LINK_SECONDS")) // 3600,
+                "bureau": settings.HMS_BUREAU_NAME,
+            }
+            text = render_to_string("service_requests/email/verify.txt", context)
+            html = render_to_string("service_requests/email/verify.html", context)
+        message = EmailMultiAlternatives(subject, text, None, [draft.email])
+        message.attach_alternative(html, "text/html")
+        message.send()
+        RequestDraft.objects.filter(pk=draft.pk).update(verify_state=VerifyState.SENT)
+    return "sent"

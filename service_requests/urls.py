@@ -1,12 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import views, views_filing
 
 app_name = "service_requests"
 
 urlpatterns = [
     path("", views.request_list, name="list"),
     path("new/", views.request_new, name="new"),
+    path("new/sent/", views_filing.verify_sent, name="verify_sent"),
+    path("new/verify/<str:token>/", views_filing.verify_link, name="verify"),
+    path("new/<slug:step>/", views_filing.request_step, name="step"),
+    path("claim/", views_filing.request_claim, name="claim"),
     path("<str:tracking_number>/", views.request_detail, name="detail"),
     path("<str:tracking_number>/confirmation/", views.request_confirmation, name="confirmation"),
     path("<str:tracking_number>/respond/", views.request_respond, name="respond"),

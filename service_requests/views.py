@@ -16,10 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ledger import selectors as ledger_selectors
-from ledger.models import OwnerKind
-
-from . import conf, ratelimit, selectors, services
+from . import conf, filing, ratelimit, selectors, services, views_filing
 from .forms import (
     AttachmentsForm,
     CatalogueSearchForm,
@@ -61,10 +58,13 @@ def _catalogue(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
-    """`/requests/new/`: the catalogue for anyone; with `?service=<code>` (or posted), the form,
-    for signed-in civilians."""
+    """`/requests/new/`: the catalogue for anyone; with `?service=<code>`, the first step of
+    the filing form (`views_filing`), for anyone. A post with every field at once files in one
+    go, for signed-in civilians."""
     if request.method == "GET" and "service" not in request.GET:
         return _catalogue(request)
+    if request.method == "GET":
+        return views_filing.step_details(request)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     service_types = selectors.service_types_open()
@@ -75,17 +75,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
             try:
                 created, is_new = services.request_submit(
                     actor=request.user,  # type: ignore[arg-type]
-                    service_type=data["service_type"],
-                    description=data["description"],
-                    contact_name=data["contact_name"],
-                    contact_email=data["contact_email"],
-                    contact_phone=data["contact_phone"],
-                    amount_minor=data["amount"],
                     submission_token=data["submission_token"],
                     language=getattr(request, "LANGUAGE_CODE", "en"),
-                    answers=services.request_answers(
-                        service_type=data["service_type"], values=form.answer_values()
-                    ),
+                    **views_filing.submit_fields(form, form),
                 )
             except services.RequestError as error:
                 form.add_error(None, error.messages[0])
@@ -135,11 +127,19 @@ def _own(request: HttpRequest, tracking_number: str):  # type: ignore[no-untyped
     return found
 
 
-@login_required
+@never_cache
 def request_confirmation(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    return render(
-        request, "service_requests/confirmation.html", {"req": _own(request, tracking_number)}
-    )
+    """The tracking number and what happens next: for the civilian who filed it, or for the
+    browser that filed it without an account (it followed the emailed link)."""
+    if _tracked(request, tracking_number):
+        found = selectors.request_by_tracking_number(tracking_number=tracking_number)
+        if found is None:
+            raise Http404(_("No request of yours has that tracking number."))
+    elif request.user.is_authenticated:
+        found = _own(request, tracking_number)
+    else:
+        return redirect_to_login(request.get_full_path())
+    return render(request, "service_requests/confirmation.html", {"req": found})
 
 
 @login_required
@@ -147,7 +147,10 @@ def request_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "service_requests/list.html",
-        {"requests": selectors.requests_of_civilian(user=request.user)[:200]},
+        {
+            "requests": selectors.requests_of_civilian(user=request.user)[:200],
+            "claimable": list(filing.requests_claimable(user=request.user)[:50]),
+        },
     )
 
 
@@ -311,7 +314,7 @@ def attachment_download(request: HttpRequest, tracking_number: str, pk: int) -> 
     return response
 
 
-def _grant_tracking(request: HttpRequest, tracking_number: str) -> None:
+def grant_tracking(request: HttpRequest, tracking_number: str) -> None:
     now = time.time()
     grants = request.session.get(TRACK_SESSION_KEY, {})
     if not isinstance(grants, dict):
@@ -361,7 +364,7 @@ def track(request: HttpRequest) -> HttpResponse:
             email=form.cleaned_data["email"],
         )
         if found is not None:
-            _grant_tracking(request, found.tracking_number)
+            grant_tracking(request, found.tracking_number)
             return redirect("service_requests:detail", found.tracking_number)
         form.add_error(
             None,
@@ -371,25 +374,3 @@ def track(request: HttpRequest) -> HttpResponse:
             ),
         )
     return render(request, "service_requests/track.html", {"form": form}, status=400)
-
-
-@login_required
-def portfolio(request: HttpRequest) -> HttpResponse:
-    """The signed-in participant's money: balances, open reservations, recent transfers.
-    `?part=balances` answers only the part the page re-fetches every few seconds."""
-    accounts = list(
-        ledger_selectors.accounts_owned_by(
-            owner_kind=OwnerKind.CIVILIAN,
-            owner_ref=str(request.user.pk),
-        )
-    )
-    ids = [a.pk for a in accounts]
-    context = {
-        "accounts": accounts,
-        "reservations": ledger_selectors.open_reservations(account_ids=ids),
-        "transfers": ledger_selectors.transfers_touching(account_ids=ids),
-        "own_ids": set(ids),
-    }
-    if request.GET.get("part") == "balances":
-        return render(request, "service_requests/portfolio_balances.html", context)
-    return render(request, "service_requests/portfolio.html", context)

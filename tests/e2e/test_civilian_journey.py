@@ -1,5 +1,6 @@
-"""The civilian's front door in a real browser: the whole journey in Spanish, following a
-request without an account at /track/, withdrawing, rating, and filing with the keyboard only."""
+"""The civilian's front door in a real browser: the whole journey in Spanish (signed in),
+following a request without an account at /track/, withdrawing, rating, and filing with the
+keyboard only. Filing without an account: `test_filing_without_an_account.py`."""
 
 from __future__ import annotations
 
@@ -55,10 +56,14 @@ def test_a_spanish_speaker_files_follows_answers_and_rates_in_spanish(
     page.get_by_role("button", name="Buscar").click()
     page.get_by_role("link", name="Solicitar Inspección de seguridad del hogar").click()
     page.get_by_label("¿Qué necesita?").fill("Las escaleras del sótano están sueltas.")
-    page.get_by_label("Su nombre completo").fill("Alicia Ejemplo")
+    page.get_by_role("button", name="Continuar").click()
     page.locator("#id_attachments").set_input_files(
         [{"name": "contrato.pdf", "mimeType": "application/pdf", "buffer": PDF}]
     )
+    page.get_by_role("button", name="Continuar").click()
+    page.get_by_label("Su nombre completo").fill("Alicia Ejemplo")
+    page.get_by_role("button", name="Continuar").click()
+    expect(page.locator("#step-heading")).to_have_text("Revisar y enviar")
     page.get_by_role("button", name="Enviar solicitud").click()
     expect(page.get_by_role("heading", name="Recibimos su solicitud")).to_be_visible()
     tracking_number = page.locator("#tracking-number").inner_text().strip()
@@ -176,9 +181,18 @@ def test_filing_works_with_the_keyboard_only(page: Page, civilian: Any, inspecti
     expect(page).to_have_url(re.compile(r"\?service=inspection$"))
     _tab_to(page, "#id_description")
     page.keyboard.type("The stairs to the basement are loose.")
+    _tab_to(page, "#continue")
+    page.keyboard.press("Enter")
+    expect(page.locator("#step-heading")).to_have_text("Documents")
+    _tab_to(page, "#continue")
+    page.keyboard.press("Enter")
+    expect(page.locator("#step-heading")).to_have_text("How we reach you")
     _tab_to(page, "#id_contact_name")
     page.keyboard.press("Control+A")
     page.keyboard.type("Alice Example")
+    _tab_to(page, "#continue")
+    page.keyboard.press("Enter")
+    expect(page.locator("#step-heading")).to_have_text("Review and submit")
     _tab_to(page, "#submit-request")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="We received your request")).to_be_visible()

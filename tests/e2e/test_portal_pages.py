@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 TRACKING = re.compile(r"^HMS-\d{4}-\d{6,}$")
 DESCRIPTION = "My hours were cut and I am two months behind on rent."
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 SignIn = Callable[[Page, Any], None]
 Shoot = Callable[[Page, str], Path]
@@ -57,9 +58,17 @@ def test_civilian_files_a_funding_request_and_follows_it(
 
     page.get_by_label("What do you need?").fill(DESCRIPTION)
     amount.fill("1,250.50")
+    shoot(page, "request-new")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#step-heading")).to_have_text("Documents")
+    page.get_by_role("button", name="Continue").click()
+    # Signed in: the contact step is prefilled from the account.
     expect(page.get_by_label("Email")).to_have_value(civilian.email)
     page.get_by_label("Your full name").fill("Alice Example")
-    shoot(page, "request-new")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#review-summary")).to_contain_text("$1,250.50")
+    expect(page.locator("#review-description")).to_have_text(DESCRIPTION)
+    shoot(page, "request-review")
     page.get_by_role("button", name="Submit request").click()
 
     expect(page).to_have_url(re.compile(r"/requests/HMS-\d{4}-\d+/confirmation/$"))
@@ -92,10 +101,8 @@ def test_bad_input_shows_the_error_summary_keeps_the_values_and_creates_nothing(
 ) -> None:
     sign_in(page, civilian)
     page.goto("/requests/new/?service=rent-help")
-    page.get_by_label("Your full name").fill("Alice Example")
     page.get_by_label("Amount requested (USD)").fill("99999")
-    page.get_by_label("Phone (optional)").fill("+1 555 010 2030")
-    page.get_by_role("button", name="Submit request").click()
+    page.get_by_role("button", name="Continue").click()
 
     summary = page.locator("#error-summary")
     expect(summary).to_be_visible()
@@ -115,13 +122,26 @@ def test_bad_input_shows_the_error_summary_keeps_the_values_and_creates_nothing(
 
     # What was typed is still there.
     expect(page.get_by_label("Amount requested (USD)")).to_have_value("99999")
-    expect(page.get_by_label("Your full name")).to_have_value("Alice Example")
-    expect(page.get_by_label("Phone (optional)")).to_have_value("+1 555 010 2030")
     expect(page.get_by_label("Service")).to_have_value(str(rent_help.pk))
     shoot(page, "request-new-errors")
 
     amount_link.click()
     expect(page.get_by_label("Amount requested (USD)")).to_be_focused()
+
+    # A later step's error keeps its values, and the earlier steps are kept on the server.
+    page.get_by_label("Amount requested (USD)").fill("300")
+    page.get_by_label("What do you need?").fill(DESCRIPTION)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Your full name").fill("Alice Example")
+    page.get_by_label("Phone (optional)").fill("call me")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#error-summary")).to_contain_text("Enter a phone number")
+    expect(page.get_by_label("Your full name")).to_have_value("Alice Example")
+    expect(page.get_by_label("Phone (optional)")).to_have_value("call me")
+    page.locator("#back").click()
+    page.locator("#back").click()
+    expect(page.get_by_label("What do you need?")).to_have_value(DESCRIPTION)
     assert not ServiceRequest.objects.exists()
     assert not RequestEvent.objects.exists()
 
@@ -143,11 +163,20 @@ def test_the_form_works_without_javascript(
     expect(page.get_by_label("Amount requested (USD)")).to_be_visible()
     page.get_by_label("What do you need?").fill(DESCRIPTION)
     page.get_by_label("Amount requested (USD)").fill("300")
+    page.get_by_role("button", name="Continue").click()
+    page.locator("#id_attachments").set_input_files(
+        [{"name": "lease.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Your full name").fill("Alice Example")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#review-documents")).to_contain_text("lease.pdf")
     page.get_by_role("button", name="Submit request").click()
     tracking_number = page.locator("#tracking-number").inner_text().strip()
     assert TRACKING.match(tracking_number), tracking_number
-    assert ServiceRequest.objects.get().amount_minor == 30_000
+    filed = ServiceRequest.objects.get()
+    assert filed.amount_minor == 30_000
+    assert [a.name for a in filed.attachments.all()] == ["lease.pdf"]
 
 
 def test_supervisor_approves_a_case_and_the_request_shows_as_funded(

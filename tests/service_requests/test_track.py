@@ -3,10 +3,8 @@ account; rate limited; silent about which tracking numbers exist."""
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
-import uuid
 
 import pytest
 
@@ -17,13 +15,7 @@ TRACK = "/track/"
 NOT_FOUND = "We could not find a request with that tracking number and email address."
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(settings):  # type: ignore[no-untyped-def]
-    """Each test counts in a key space of its own. Clearing the cache instead would flush the
-    whole Redis database, which the Celery broker shares when REDIS_URL is set."""
-    caches = copy.deepcopy(settings.CACHES)
-    caches["default"]["KEY_PREFIX"] = f"test-track-{uuid.uuid4().hex}"
-    settings.CACHES = caches
+pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
 
 
 @pytest.fixture
