@@ -8,6 +8,7 @@ email backend. The database, Redis cache, sessions, middleware and Celery are th
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -43,3 +44,18 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# bench_public weighs pages as production serves them: WhiteNoise's hashed and compressed files
+# (gzip and Brotli), collected into the directory `BENCH_STATIC_ROOT` names.
+if os.environ.get("BENCH_STATIC_ROOT"):
+    STATIC_ROOT = Path(os.environ["BENCH_STATIC_ROOT"])
+    STORAGES = {
+        **STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+
+# bench_public posts thousands of /track/ lookups from one address for one tracking number: its
+# rate limits (10 per 15 minutes in production) are raised to `BENCH_TRACK_LIMIT`.
+if os.environ.get("BENCH_TRACK_LIMIT"):
+    HMS_REQUESTS_TRACK_LIMIT_PER_CLIENT = int(os.environ["BENCH_TRACK_LIMIT"])
+    HMS_REQUESTS_TRACK_LIMIT_PER_NUMBER = int(os.environ["BENCH_TRACK_LIMIT"])

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -127,6 +128,53 @@ class RequestSerializer(serializers.ModelSerializer):
             return None
         return {"name": obj.contact_name, "email": obj.contact_email, "phone": obj.contact_phone}
 
+    def to_representation(self, instance: ServiceRequest) -> dict[str, Any]:
+        """The fields above, read straight from the row: DRF's generic path spent about 0.6 ms
+        a row (`get_status_display` hashes every lazy choice label on each call), most of a
+        100-row page's time."""
+        labels = _status_labels()
+        return {
+            "tracking_number": instance.tracking_number,
+            "service_type": instance.service_type.code,
+            "status": instance.status,
+            "status_label": labels.get(instance.status, instance.status),
+            "description": instance.description,
+            "amount_minor": instance.amount_minor,
+            "currency": instance.currency,
+            "submitted_at": _DATETIME.to_representation(instance.submitted_at),
+            "updated_at": _DATETIME.to_representation(instance.updated_at),
+            "contact": self.get_contact(instance),
+        }
+
+
+# The columns `RequestSerializer.to_representation` reads: all the list fetches.
+REQUEST_COLUMNS = (
+    "tracking_number",
+    "service_type__code",
+    "status",
+    "description",
+    "amount_minor",
+    "currency",
+    "submitted_at",
+    "updated_at",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
+_DATETIME = serializers.DateTimeField()
+
+
+def _status_labels() -> dict[str, str]:
+    """Each status's label in the active language."""
+    language = get_language() or ""
+    labels = _STATUS_LABELS.get(language)
+    if labels is None:
+        labels = _STATUS_LABELS[language] = {str(v): str(label) for v, label in Status.choices}
+    return labels
+
+
+_STATUS_LABELS: dict[str, dict[str, str]] = {}
+
 
 class RequestCreateSerializer(serializers.Serializer):
     service_type = serializers.SlugField(max_length=40, help_text="A service type's code.")
@@ -200,7 +248,11 @@ class RequestListCreate(RejectNulMixin, generics.ListAPIView):
         return {**super().get_serializer_context(), "show_contact": _show_contact(self.request)}
 
     def get_queryset(self) -> QuerySet[ServiceRequest]:
-        requests = visible_requests(self.request.user).select_related("service_type")
+        requests = (
+            visible_requests(self.request.user)
+            .select_related("service_type")
+            .only(*REQUEST_COLUMNS)
+        )
         filters = RequestFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         wanted = filters.validated_data
