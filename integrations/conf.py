@@ -55,6 +55,12 @@ def outbox_grace() -> timedelta:
     return _seconds("HMS_WEBHOOK_OUTBOX_GRACE_SECONDS", 30)
 
 
+def batch_size() -> int:
+    """How many due deliveries of one subscription a worker sends in one go (the one its task
+    names and the others behind it): one lease, one connection, one record transaction."""
+    return max(1, int(str(_setting("HMS_WEBHOOK_BATCH_SIZE", 50))))
+
+
 def allow_http() -> bool:
     """Plain-http target URLs: only in development and tests (local receivers)."""
     default = bool(settings.DEBUG or getattr(settings, "TESTING", False))

@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import json
 import logging
-import os
 import random
 import secrets
 import ssl
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -272,16 +270,6 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
 
-def _batch_size() -> int:
-    """How many due deliveries of one subscription a worker sends in one go (the one its task
-    names and the others behind it): one lease, one connection and one record transaction for
-    them all. The setting, else the environment variable, of the same name; 50 by default."""
-    value = getattr(settings, "HMS_WEBHOOK_BATCH_SIZE", None)
-    if value is None:
-        value = os.environ.get("HMS_WEBHOOK_BATCH_SIZE", 50)
-    return max(1, int(value))
-
-
 class _Sender:
     """POSTs to one receiver over one kept-alive connection (a redirect is an answer, not an
     instruction: it counts as a failed attempt; no proxy is used)."""
@@ -377,7 +365,7 @@ def _lease(delivery_id: int, now: Any) -> tuple[bool, list[int]]:
         .exclude(pk=delivery_id)
         .select_for_update(skip_locked=True)
         .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[: _batch_size() - (1 if own else 0)]
+        .values_list("pk", flat=True)[: conf.batch_size() - (1 if own else 0)]
     )
     leased = [delivery_id, *others] if own else others
     if leased:

@@ -79,11 +79,11 @@ def test_posted_transfers_become_events_in_one_batch(
     from integrations.receivers import transfers_written
     from tests.builders import ledger_account, move
 
-    client = make_client(finance_officer)
-    _subscribe(client, "transfer.posted", receiver.url)
     source, fund = ledger_account(actor, "SRC"), ledger_account(actor, "FND")
     posted = move(actor, "p-1", source, fund, 500)
     held = move(actor, "p-2", source, fund, 700, pending=True)
+    # Subscribed after the writes, so only the call below can produce the event.
+    _subscribe(make_client(finance_officer), "transfer.posted", receiver.url)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         transfers_written([posted, held])
     (body,) = receiver.bodies()
