@@ -17,7 +17,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -32,7 +32,7 @@ from hms_portal.admin import (
 )
 
 from . import conf, rounds, rules, selectors
-from .forms import RoundForm
+from .forms import ClaimTermsForm, RoundForm
 from .models import (
     COMMIT_ROUND_PERMISSION,
     RUN_ROUND_PERMISSION,
@@ -84,27 +84,91 @@ class FundAdmin(ReadOnlyHistoryModelAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(ReadOnlyHistoryModelAdmin):
-    """Claims on funds, read-only; their round terms are set through `rounds.claim_set_terms`."""
+class ClaimAdmin(HistoryModelAdmin):
+    """Claims on funds. Finance officers set a claim's terms in its round (weight, priority
+    class, guaranteed minimum, cap, eligibility and reason) while it waits for funds and its
+    round is open, through `rounds.claim_set_terms`; everything else is read-only."""
 
-    list_display = (
-        "reference",
-        "fund",
-        "status_label",
-        "asked",
-        "granted",
-        "round",
-        "eligible",
-        "created_at",
-    )
+    form = ClaimTermsForm
+    summary_fields = ("reference", "fund", "status_label", "asked", "granted", "round")
+    list_display = (*summary_fields, "weight", "priority", "eligible", "created_at")
     list_filter = ("status", "fund", "eligible")
     search_fields = ("=reference",)
     list_select_related = ("fund", "round")
     raw_id_fields = ("fund", "payee_account", "obligation", "payment", "created_by", "round")
-    readonly_fields = ("asked", "granted")
+    info_fields = (*summary_fields, "explanation", "created_at")
+    term_fields = ("weight", "priority", "floor", "cap", "eligible", "exclusion_reason")
     ordering = ("-created_at", "-id")
     list_per_page = 50
     show_full_result_count = False
+
+    # --- permissions: the terms of a waiting claim in an open round (or in none) ---
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not request.user.has_perm(RUN_ROUND_PERMISSION):
+            return False
+        return obj is None or _terms_editable(obj)
+
+    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
+        # The round's page links to "the claims of this round".
+        if lookup == "round__id__exact":
+            return True
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[call-arg]
+
+    # --- the form ---
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and self.has_change_permission(request, obj):
+            return [*self.info_fields, *self.term_fields]
+        return [
+            *self.info_fields,
+            "weight",
+            "priority",
+            "floor_text",
+            "cap_text",
+            "eligible",
+            "exclusion_reason",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and self.has_change_permission(request, obj):
+            return self.info_fields
+        return self.get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            rounds.claim_set_terms(
+                actor=request.user,  # type: ignore[arg-type]
+                claim_id=obj.pk,
+                weight=data["weight"],
+                priority=data["priority"],
+                floor_minor=data.get("floor") or 0,
+                cap_minor=data.get("cap"),
+                eligible=bool(data.get("eligible")),
+                exclusion_reason=(data.get("exclusion_reason") or "").strip(),
+            )
+        except ValidationError as refused:
+            # The round froze between the form's check and the save: nothing was written.
+            request._claim_terms_refused = refused.messages[0]  # type: ignore[attr-defined]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        refused = getattr(request, "_claim_terms_refused", None)
+        if refused:
+            self.message_user(request, refused, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    # --- columns ---
 
     @display(description=_("status"), ordering="status", label=CLAIM_STATUS_LABELS)
     def status_label(self, obj: Claim) -> tuple[str, str]:
@@ -117,6 +181,22 @@ class ClaimAdmin(ReadOnlyHistoryModelAdmin):
     @display(description=_("granted"), ordering="granted_minor")
     def granted(self, obj: Claim) -> str:
         return format_money(obj.granted_minor, obj.currency)
+
+    @display(description=_("guaranteed minimum"))
+    def floor_text(self, obj: Claim) -> str:
+        return format_money(obj.floor_minor, obj.currency)
+
+    @display(description=_("cap"))
+    def cap_text(self, obj: Claim) -> str:
+        return "—" if obj.cap_minor is None else format_money(obj.cap_minor, obj.currency)
+
+
+def _terms_editable(claim: Claim) -> bool:
+    try:
+        rounds.claim_validate_editable(claim=claim)
+    except ValidationError:
+        return False
+    return True
 
 
 @admin.register(AllocationRound)
@@ -250,8 +330,12 @@ class AllocationRoundAdmin(HistoryModelAdmin):
         return format_money(obj.granted_minor, obj.currency)
 
     @display(description=_("claims held"))
-    def claims_held(self, obj: AllocationRound) -> int:
-        return obj.claims.count()
+    def claims_held(self, obj: AllocationRound) -> str | SafeString:
+        url = reverse("admin:allocations_claim_changelist") + f"?round__id__exact={obj.pk}"
+        label = _("set their terms") if obj.state == RoundState.OPEN else _("see them")
+        return format_html(
+            '{} · <a class="underline" href="{}">{}</a>', obj.claims.count(), url, label
+        )
 
     @display(description=_("computation progress"))
     def progress(self, obj: AllocationRound) -> str | SafeString:
@@ -423,8 +507,8 @@ class RoundSnapshotAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(AllocationBallot)
-class AllocationBallotAdmin(ReadOnlyModelAdmin):
-    """Approval ballots of participatory rounds (pseudonymous)."""
+class AllocationBallotAdmin(ReadOnlyHistoryModelAdmin):
+    """Approval ballots of participatory rounds (pseudonymous), with each version cast."""
 
     list_display = ("round", "voter_ref", "approved_count", "cast_at")
     list_filter = ("round",)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-ClaimsGranted = Callable[..., None]  # handler(*, claim_ids: list[int], actor: User)
+# handler(*, claim_ids: list[int], actor: User); whatever it returns is ignored.
+ClaimsGranted = Callable[..., object]
 
 _claims_granted: list[ClaimsGranted] = []
 

@@ -328,12 +328,14 @@ class RoundSnapshot(models.Model):
 class AllocationBallot(models.Model):
     """One voter's approval ballot in a participatory round. `voter_ref` is an opaque,
     pseudonymous reference (a keyed hash): one ballot per voter, replaced if cast again while
-    the round is open."""
+    the round is open; each version is kept in its history."""
 
     round = models.ForeignKey(AllocationRound, on_delete=models.PROTECT, related_name="ballots")
     voter_ref = models.CharField(_("voter"), max_length=64)
     approvals = models.JSONField(_("approved claims"), default=list)
     cast_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [

@@ -32,14 +32,12 @@ from hms_portal.audit import record_history
 from integrations.events import emit
 from integrations.models import EventType
 from ledger import services as ledger
-from ledger.models import Transfer
 from ledger.money import format_money
 
 from . import hooks, rules
 from .models import (
     COMMIT_ROUND_PERMISSION,
     RUN_ROUND_PERMISSION,
-    AllocationBallot,
     AllocationGrant,
     AllocationRound,
     Claim,
@@ -73,9 +71,19 @@ ERR_COMMIT_OVER = (
 )
 ERR_NO_BALLOTS_RULE = "Ballots are cast only in participatory rounds (equal shares, approvals)."
 ERR_NO_BALLOTS = "No ballots were cast: a participatory round cannot be frozen without them."
-ERR_BALLOT_CLAIM = "A ballot may approve only projects (claims) of this round."
 ERR_VOTER = "A ballot needs a voter reference."
 ERR_TERMS_STATE = "Claim {reference} is frozen in round “{round}”: its terms can no longer change."
+ERR_TERMS_STATUS = "Claim {reference} is {status}: its terms no longer matter to any round."
+ERR_WEIGHT = "The weight is a whole number of at least 1."
+ERR_PRIORITY = "The priority class is a whole number, 0 or more (lower classes are served first)."
+ERR_FLOOR = "The guaranteed minimum must be between 0 and the {asked} asked."
+ERR_CAP = (
+    "The cap must be more than 0, at least the guaranteed minimum ({floor}) and at most the "
+    "{asked} asked."
+)
+ERR_REASON_REQUIRED = "Give the reason the claim is not eligible (it is published with the round)."
+ERR_REASON_ELIGIBLE = "Leave the reason empty for an eligible claim."
+ERR_REASON_LONG = "Keep the reason under {limit} characters."
 ERR_SNAPSHOT_TAMPERED = (
     "The stored snapshot of round “{name}” does not match its input hash: it was changed after "
     "freezing. Nothing was computed."
@@ -262,6 +270,60 @@ def round_gather(*, actor: User, round_id: int) -> int:
     return _gather(round_, actor=actor)
 
 
+def claim_validate_editable(*, claim: Claim) -> None:
+    """A claim's terms change only while it waits for funds and its round (if any) is open."""
+    if claim.status != ClaimStatus.AWAITING_FUNDS:
+        raise RoundError(
+            ERR_TERMS_STATUS.format(
+                reference=claim.reference, status=claim.get_status_display().lower()
+            ),
+            code="state",
+        )
+    if claim.round is not None and claim.round.state != RoundState.OPEN:
+        raise RoundError(
+            ERR_TERMS_STATE.format(reference=claim.reference, round=claim.round.name),
+            code="state",
+        )
+
+
+def claim_validate_terms(
+    *,
+    claim: Claim,
+    weight: int,
+    priority: int,
+    floor_minor: int,
+    cap_minor: int | None,
+    eligible: bool,
+    exclusion_reason: str,
+) -> None:
+    """The terms a round may read for `claim`: weight at least 1, priority class 0 or more,
+    0 ≤ floor ≤ cap ≤ amount asked, and a (public) reason exactly when the claim is excluded.
+    Refusals are keyed by field, so the admin form shows each beside its input."""
+    money = partial(format_money, currency=claim.currency)
+    errors: dict[str, str] = {}
+    if weight < 1:
+        errors["weight"] = ERR_WEIGHT
+    if priority < 0:
+        errors["priority"] = ERR_PRIORITY
+    if not 0 <= floor_minor <= claim.amount_minor:
+        errors["floor_minor"] = ERR_FLOOR.format(asked=money(claim.amount_minor))
+    if cap_minor is not None and not (
+        cap_minor > 0 and floor_minor <= cap_minor <= claim.amount_minor
+    ):
+        errors["cap_minor"] = ERR_CAP.format(
+            floor=money(floor_minor), asked=money(claim.amount_minor)
+        )
+    limit = Claim._meta.get_field("exclusion_reason").max_length or 200
+    if not eligible and not exclusion_reason:
+        errors["exclusion_reason"] = ERR_REASON_REQUIRED
+    elif eligible and exclusion_reason:
+        errors["exclusion_reason"] = ERR_REASON_ELIGIBLE
+    elif len(exclusion_reason) > limit:
+        errors["exclusion_reason"] = ERR_REASON_LONG.format(limit=limit)
+    if errors:
+        raise RoundError(errors)
+
+
 @transaction.atomic
 def claim_set_terms(
     *,
@@ -274,15 +336,13 @@ def claim_set_terms(
     eligible: bool | None = None,
     exclusion_reason: str | None = None,
 ) -> Claim:
-    """Set the terms a round reads for a claim (finance officers), until its round freezes.
-    `cap_minor=None` removes the cap; leaving it out keeps it."""
+    """Set the terms a round reads for a claim (finance officers), while it waits for funds and
+    until its round freezes. `cap_minor=None` removes the cap; leaving it out keeps it."""
     _require(actor, RUN_ROUND_PERMISSION, "set claim terms for")
+    # Lock the claim: two officers editing it at once save one after the other, and a round
+    # freezing meanwhile either reads the first's terms or refuses the second's.
     claim = Claim.objects.select_for_update(of=("self",)).select_related("round").get(pk=claim_id)
-    if claim.round is not None and claim.round.state != RoundState.OPEN:
-        raise RoundError(
-            ERR_TERMS_STATE.format(reference=claim.reference, round=claim.round.name),
-            code="state",
-        )
+    claim_validate_editable(claim=claim)
     if weight is not None:
         claim.weight = weight
     if priority is not None:
@@ -295,39 +355,21 @@ def claim_set_terms(
         claim.eligible = eligible
     if exclusion_reason is not None:
         claim.exclusion_reason = exclusion_reason.strip()
+    if eligible and exclusion_reason is None:
+        claim.exclusion_reason = ""
+    claim_validate_terms(
+        claim=claim,
+        weight=claim.weight,
+        priority=claim.priority,
+        floor_minor=claim.floor_minor,
+        cap_minor=claim.cap_minor,
+        eligible=claim.eligible,
+        exclusion_reason=claim.exclusion_reason,
+    )
     claim.full_clean()
     record_history(claim, actor=actor, reason="terms set")
     claim.save()
     return claim
-
-
-@transaction.atomic
-def ballot_cast(
-    *, actor: User, round_id: int, voter_ref: str, claim_ids: Iterable[int]
-) -> AllocationBallot:
-    """Record (or replace) a voter's approval ballot in an open participatory round. The
-    caller authenticates the voter; `voter_ref` is a pseudonym (never an email or a name)."""
-    _require(actor, RUN_ROUND_PERMISSION, "record ballots in")
-    round_ = _lock(round_id)
-    if not round_.uses_ballots:
-        raise RoundError(ERR_NO_BALLOTS_RULE, code="rule")
-    if round_.state != RoundState.OPEN:
-        raise RoundError(
-            ERR_STATE.format(
-                name=round_.name, state=round_.get_state_display().lower(), action="voted in"
-            ),
-            code="state",
-        )
-    if not voter_ref.strip():
-        raise RoundError(ERR_VOTER, code="voter")
-    approved = sorted({int(c) for c in claim_ids})
-    held = set(round_.claims.filter(pk__in=approved).values_list("pk", flat=True))
-    if held != set(approved):
-        raise RoundError(ERR_BALLOT_CLAIM, code="ballot")
-    ballot, _ = AllocationBallot.objects.update_or_create(
-        round=round_, voter_ref=voter_ref.strip(), defaults={"approvals": approved}
-    )
-    return ballot
 
 
 # --- freeze and compute ------------------------------------------------------------------------
@@ -619,9 +661,20 @@ def round_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> No
 _HISTORY_FIELDS = ("history_id", "history_date", "history_change_reason", "history_type")
 
 
-def _claim_history_sql() -> str:
-    """INSERT ... SELECT writing one history row per claim of a round (the rows as they are
-    now), for `_claims_changed`. Built from the models' metadata, so it follows their fields."""
+def _decide_claims_sql() -> str:
+    """One statement that writes the commit's decision on every claim of the round and a history
+    row for each, built from the models' metadata (so it follows their fields):
+
+    - granted: the claim takes its grant's amount and explanation and its transfer as its
+      obligation (the ledger returns the transfers in the order of the specs: two arrays);
+    - every other claim of the round (a zero grant, or no longer awaiting funds) leaves the
+      round to wait for another, a waiting one with its grant's explanation;
+    - the history rows are the updated rows themselves (`RETURNING`), with the acting user.
+
+    Parameters: status granted, claim ids, obligation ids, round id, status awaiting funds,
+    round id, round id, claim ids, then (history date, reason, user id) twice.
+    """
+    claims, grants = Claim._meta.db_table, AllocationGrant._meta.db_table
     history = Claim.history.model  # type: ignore[attr-defined]
     tracked = [
         f.column
@@ -629,20 +682,21 @@ def _claim_history_sql() -> str:
         if f.name not in _HISTORY_FIELDS and f.name != "history_user"
     ]
     columns = ", ".join(tracked)
-    selected = ", ".join(f"c.{c}" for c in tracked)
     return (
-        f"INSERT INTO {history._meta.db_table} ({columns}, history_date,"  # noqa: S608
+        f"WITH granted AS (UPDATE {claims} AS c SET status = %s,"  # noqa: S608
+        " granted_minor = g.granted_minor, obligation_id = p.obligation_id,"
+        " explanation = g.explanation"
+        f" FROM unnest(%s::bigint[], %s::bigint[]) AS p(claim_id, obligation_id), {grants} AS g"
+        " WHERE c.id = p.claim_id AND g.round_id = %s AND g.claim_id = p.claim_id"
+        f" RETURNING c.*), released AS (UPDATE {claims} AS c SET round_id = NULL,"
+        " explanation = CASE WHEN c.status = %s THEN g.explanation ELSE c.explanation END"
+        f" FROM {grants} AS g WHERE g.round_id = %s AND g.claim_id = c.id AND c.round_id = %s"
+        " AND NOT (c.id = ANY(%s::bigint[])) RETURNING c.*)"
+        f" INSERT INTO {history._meta.db_table} ({columns}, history_date,"
         " history_change_reason, history_type, history_user_id)"
-        f" SELECT {selected}, %s, %s, '~', %s FROM {Claim._meta.db_table} c"
-        f" WHERE c.id IN (SELECT claim_id FROM {AllocationGrant._meta.db_table}"
-        " WHERE round_id = %s)"
+        f" SELECT {columns}, %s, %s, '~', %s FROM granted"
+        f" UNION ALL SELECT {columns}, %s, %s, '~', %s FROM released"
     )
-
-
-def _claims_changed(round_: AllocationRound, *, actor: User, reason: str) -> None:
-    """One history row, with the acting user, for each claim the round decided on."""
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_history_sql(), [timezone.now(), reason[:100], actor.pk, round_.pk])
 
 
 @transaction.atomic
@@ -656,9 +710,9 @@ def round_commit(*, actor: User, round_id: int) -> AllocationRound:
     under its locks, is the final word). Claims with a zero grant, or no longer awaiting funds,
     are released to wait for another round.
 
-    The claims and grants are updated with set-based SQL (one statement each, and one
-    INSERT ... SELECT for the claims' history rows): per-row ORM updates took longer than the
-    ledger's own work on a 100,000-grant round (see docs/performance.md).
+    The claims are decided, and their history rows written, in one set-based statement
+    (`_decide_claims_sql`): per-row ORM updates took longer than the ledger's own work on a
+    100,000-grant round (see docs/performance.md).
     """
     _require(actor, COMMIT_ROUND_PERMISSION, "commit")
     round_ = _lock(round_id)
@@ -703,8 +757,12 @@ def round_commit(*, actor: User, round_id: int) -> AllocationRound:
         for claim_id, granted in paying
     ]
     try:
+        obligations: list[int] = []
         for start in range(0, len(specs), ledger.MAX_BATCH):
-            ledger.transfers_create(actor=actor, specs=specs[start : start + ledger.MAX_BATCH])
+            written = ledger.transfers_create(
+                actor=actor, specs=specs[start : start + ledger.MAX_BATCH]
+            )
+            obligations += [transfer.pk for transfer in written]
     except ledger.LedgerError as refused:
         if refused.code == "exceeds_credits":
             raise RoundError(
@@ -714,31 +772,27 @@ def round_commit(*, actor: User, round_id: int) -> AllocationRound:
                 code="exceeds_available",
             ) from None
         raise
-    grant_table, claim_table = AllocationGrant._meta.db_table, Claim._meta.db_table
+    paid_ids = [claim_id for claim_id, _ in paying]
+    history = (timezone.now(), f"committed by round {round_.pk}", actor.pk)
     with connection.cursor() as cursor:
-        # Granted: the claim takes the grant's amount and explanation, and the transfer written
-        # under its idempotency key as its obligation (the key's unique index finds it).
         cursor.execute(
-            f"UPDATE {claim_table} AS c SET status = %s, granted_minor = g.granted_minor,"  # noqa: S608
-            " obligation_id = t.id, explanation = g.explanation"
-            f" FROM {grant_table} AS g, {Transfer._meta.db_table} AS t"
-            " WHERE g.round_id = %s AND g.claim_id = c.id AND g.granted_minor > 0"
-            " AND t.idempotency_key = %s || CAST(c.id AS VARCHAR(20))",
-            [ClaimStatus.GRANTED.value, round_.pk, _obligation_key(round_, "")],
+            _decide_claims_sql(),
+            [
+                ClaimStatus.GRANTED.value,
+                paid_ids,
+                obligations,
+                round_.pk,
+                ClaimStatus.AWAITING_FUNDS.value,
+                round_.pk,
+                round_.pk,
+                paid_ids,
+                *history,
+                *history,
+            ],
         )
-        # Nothing granted: the claim leaves the round to wait for another, with the reason.
-        cursor.execute(
-            f"UPDATE {claim_table} AS c SET round_id = NULL,"  # noqa: S608
-            " explanation = CASE WHEN c.status = %s THEN g.explanation ELSE c.explanation END"
-            f" FROM {grant_table} AS g"
-            " WHERE g.round_id = %s AND g.claim_id = c.id AND c.obligation_id IS NULL"
-            " AND c.round_id = %s",
-            [ClaimStatus.AWAITING_FUNDS.value, round_.pk, round_.pk],
-        )
-    _claims_changed(round_, actor=actor, reason=f"committed by round {round_.pk}")
     round_.committed_at = timezone.now()
     _save(round_, actor=actor, reason="committed")
-    hooks.claims_granted(claim_ids=[claim_id for claim_id, _ in paying], actor=actor)
+    hooks.claims_granted(claim_ids=paid_ids, actor=actor)
     emit(
         EventType.ROUND_COMMITTED,
         {

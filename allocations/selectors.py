@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from ledger.money import format_money
 
 from . import conf, rules
-from .models import AllocationGrant, AllocationRound, RoundState
+from .models import (
+    AllocationBallot,
+    AllocationGrant,
+    AllocationRound,
+    Claim,
+    ClaimStatus,
+    RoundState,
+)
 
 METRIC_ROWS: list[tuple[str, str, str]] = [
     # (key, label, kind): kind "money", "count", "share" (a fraction "p/q") or "index"
@@ -140,3 +149,77 @@ def demand_chart(round_: AllocationRound, *, height: float = 160.0) -> list[Bar]
             )
         )
     return bars
+
+
+@dataclass(frozen=True)
+class GrantedClaim:
+    """What a claim asked and was granted (minor units), for the app that owns its subject."""
+
+    claim_id: int
+    asked_minor: int
+    granted_minor: int
+    currency: str
+    explanation: str
+
+    @property
+    def partial(self) -> bool:
+        return 0 < self.granted_minor < self.asked_minor
+
+
+def claims_granted(*, claim_ids: Iterable[int]) -> dict[int, GrantedClaim]:
+    """The granted amounts of `claim_ids` (one query), by claim id."""
+    column = f'"{Claim._meta.db_table}"."id"'
+    # One array parameter rather than an IN list of thousands of ids (cheaper to build).
+    in_list = RawSQL(  # noqa: S611  (a column from model metadata; the ids are bound)
+        f"{column} = ANY(%s)", (list(claim_ids),), output_field=BooleanField()
+    )
+    rows = Claim.objects.filter(in_list, granted_minor__gt=0).values_list(
+        "pk", "amount_minor", "granted_minor", "currency", "explanation"
+    )
+    return {row[0]: GrantedClaim(*row) for row in rows}
+
+
+def rounds_open_for_votes() -> QuerySet[AllocationRound]:
+    """Participatory rounds taking ballots now (public), newest first."""
+    return (
+        AllocationRound.objects.filter(state=RoundState.OPEN, rule__in=sorted(rules.BALLOT_RULES))
+        .select_related("fund")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def round_for_voting(round_id: int) -> AllocationRound:
+    """A participatory round that is open for votes or was (its voters may look back at their
+    ballot), or 404."""
+    round_ = (
+        AllocationRound.objects.filter(pk=round_id, rule__in=sorted(rules.BALLOT_RULES))
+        .exclude(state__in=[RoundState.DRAFT, RoundState.CANCELLED])
+        .select_related("fund")
+        .first()
+    )
+    if round_ is None:
+        raise Http404("No such participatory round.")
+    return round_
+
+
+@dataclass(frozen=True)
+class Project:
+    claim_id: int
+    reference: str
+    cost: str
+
+
+def projects_of(round_: AllocationRound) -> list[Project]:
+    """The projects a voter may approve: the round's eligible claims still waiting for funds,
+    in claim order, with their cost (one query)."""
+    rows = (
+        Claim.objects.filter(round=round_, status=ClaimStatus.AWAITING_FUNDS, eligible=True)
+        .order_by("pk")
+        .values_list("pk", "reference", "amount_minor")
+    )
+    return [Project(pk, ref, format_money(cost, round_.currency)) for pk, ref, cost in rows]
+
+
+def ballot_of(round_: AllocationRound, voter_ref: str) -> AllocationBallot | None:
+    """The voter's ballot in the round, if they cast one."""
+    return AllocationBallot.objects.filter(round=round_, voter_ref=voter_ref).first()

@@ -3,26 +3,35 @@ metrics and the anonymised grants, and download the frozen inputs to recompute t
 
 Nothing personal is shown: grants are known by line number, claims by nothing else, and only
 committed rounds are public (anything else answers 404).
+
+The voting page of a participatory round: a signed-in civilian or staff member approves the
+projects they want funded, one ballot per person per round, changeable until the round freezes.
 """
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_safe
 
-from . import conf, rules, selectors
-from .models import RoundSnapshot
+from . import ballots, conf, rules, selectors
+from .forms import BallotForm
+from .models import RoundSnapshot, RoundState
+from .rounds import RoundError
 
 
 @require_safe
 def round_list(request: HttpRequest) -> HttpResponse:
     rounds = selectors.rounds_committed()[:100]
+    voting = selectors.rounds_open_for_votes()[:20]
     return render(
         request,
         "allocations/round_list.html",
-        {"rounds": rounds, "labels": rules.LABELS},
+        {"rounds": rounds, "voting": voting, "labels": rules.LABELS},
     )
 
 
@@ -55,3 +64,52 @@ def round_snapshot(request: HttpRequest, round_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="round-{round_.pk}-snapshot.json"'
     response["Content-Length"] = str(len(data))
     return response
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def round_vote(request: HttpRequest, round_id: int) -> HttpResponse:
+    """Cast or change one's approval ballot while the round is open; afterwards, see it."""
+    round_ = selectors.round_for_voting(round_id)
+    projects = selectors.projects_of(round_)
+    choices = [(p.claim_id, f"{p.reference} — {p.cost}") for p in projects]
+    ballot = selectors.ballot_of(round_, ballots.voter_ref_for(request.user))  # type: ignore[arg-type]
+    chosen = list(ballot.approvals) if ballot else []
+    is_open = round_.state == RoundState.OPEN
+    status = 200
+    if request.method == "POST" and is_open:
+        form = BallotForm(request.POST, choices=choices)
+        if form.is_valid():
+            try:
+                ballots.ballot_cast_own(
+                    actor=request.user,  # type: ignore[arg-type]
+                    round_id=round_.pk,
+                    claim_ids=form.cleaned_data["projects"],
+                )
+            except RoundError as refused:
+                form.add_error("projects", refused.messages[0])
+            else:
+                messages.success(
+                    request,
+                    _("Your ballot is recorded. You can change it until voting closes."),
+                )
+                return redirect("allocations:vote", round_id=round_.pk)
+        status = 400
+    else:
+        if request.method == "POST":  # the round froze while the page was open
+            messages.error(request, str(ballots.ERR_BALLOT_CLOSED).format(name=round_.name))
+            status = 409
+        form = BallotForm(initial={"projects": chosen}, choices=choices)
+    return render(
+        request,
+        "allocations/round_vote.html",
+        {
+            "round": round_,
+            "form": form,
+            "is_open": is_open,
+            "ballot": ballot,
+            "chosen": [p for p in projects if p.claim_id in set(chosen)],
+            "rule_label": rules.LABELS.get(round_.rule, round_.rule),
+        },
+        status=status,
+    )

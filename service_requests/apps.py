@@ -15,3 +15,4 @@ class ServiceRequestsConfig(AppConfig):
         registry.register(services.SUBJECT_KIND, services.request_on_decision)
         transfers = import_module("service_requests.transfers")
         registry.register(transfers.SUBJECT_KIND, transfers.participant_transfer_on_decision)
+        import_module("service_requests.funding").register()

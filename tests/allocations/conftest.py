@@ -87,3 +87,15 @@ def approved_round(officer, supervisor, fund, **kwargs):  # type: ignore[no-unty
     )
     assert state_of(round_) == RoundState.APPROVED
     return round_
+
+
+def open_voting_round(officer, fund, *, budget=700_000):  # type: ignore[no-untyped-def]
+    """An open participatory round (method of equal shares) on `fund`."""
+    round_ = rounds.round_create(
+        actor=officer,
+        fund=fund,
+        name="Neighbourhood projects",
+        budget_minor=budget,
+        rule="equal_shares",
+    )
+    return rounds.round_open(actor=officer, round_id=round_.pk)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from allocations import rounds
+from allocations import ballots, rounds
 from allocations import services as allocations
 from allocations.models import (
     AllocationGrant,
@@ -19,7 +19,13 @@ from allocations.rules import snapshot as frozen
 from governance import services as governance
 from ledger import services as ledger
 from ledger.models import Account, Transfer, TransferKind
-from tests.allocations.conftest import approved_round, computed_round, make_claims, state_of
+from tests.allocations.conftest import (
+    approved_round,
+    computed_round,
+    make_claims,
+    open_voting_round,
+    state_of,
+)
 from tests.builders import ledger_account
 
 
@@ -325,18 +331,11 @@ def test_a_participatory_round_counts_ballots_by_equal_shares(
     officer, supervisor, actor, round_fund
 ):
     projects = make_claims(actor, round_fund, [400_000, 300_000, 300_000], prefix="PB-")
-    round_ = rounds.round_create(
-        actor=officer,
-        fund=round_fund,
-        name="Neighbourhood projects",
-        budget_minor=700_000,
-        rule="equal_shares",
-    )
-    rounds.round_open(actor=officer, round_id=round_.pk)
+    round_ = open_voting_round(officer, round_fund)
     a, b, c = (p.pk for p in projects)
     for n, ballot in enumerate([[a], [a], [a, b], [b, c], [c], [c]]):
-        rounds.ballot_cast(actor=officer, round_id=round_.pk, voter_ref=f"v{n}", claim_ids=ballot)
-    rounds.ballot_cast(actor=officer, round_id=round_.pk, voter_ref="v5", claim_ids=[b, c])
+        ballots.ballot_cast(actor=officer, round_id=round_.pk, voter_ref=f"v{n}", claim_ids=ballot)
+    ballots.ballot_cast(actor=officer, round_id=round_.pk, voter_ref="v5", claim_ids=[b, c])
     round_ = rounds.round_freeze(actor=officer, round_id=round_.pk)
     data = RoundSnapshot.objects.get(round=round_).data
     assert '"ballots":[[' in data
@@ -354,7 +353,7 @@ def test_a_participatory_round_counts_ballots_by_equal_shares(
     )
     assert "equal_shares" in round_.metrics["rules"]
     with pytest.raises(rounds.RoundError, match="is computed; it cannot be voted in"):
-        rounds.ballot_cast(actor=officer, round_id=round_.pk, voter_ref="late", claim_ids=[a])
+        ballots.ballot_cast(actor=officer, round_id=round_.pk, voter_ref="late", claim_ids=[a])
 
 
 def test_history_names_who_moved_the_round(officer, round_fund, waiting_claims):
