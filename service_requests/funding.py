@@ -22,7 +22,6 @@ from django.db import transaction
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 from django_fsm import can_proceed
 from simple_history.utils import bulk_update_with_history
 
@@ -44,12 +43,6 @@ if TYPE_CHECKING:
 CHUNK = 5_000
 REASON = "funded by an allocation round"
 
-# Stored in English and shown to the civilian in their language, like `messages.FUNDED_LATER`.
-PARTLY_FUNDED = gettext_noop(
-    "%(amount)s of the %(asked)s you asked is now reserved for you: the fund could not pay "
-    "every request in full. You will be told when it is paid."
-)
-
 # The transition that records a grant, by the status the request waits in.
 _TRANSITIONS = {Status.AWAITING_FUNDS: "funds_arrived", Status.APPROVED: "fund"}
 
@@ -60,7 +53,7 @@ def funded_message(granted: GrantedClaim) -> str:
     amount = format_money(granted.granted_minor, granted.currency)
     if granted.partial:
         return standard.english(
-            PARTLY_FUNDED,
+            standard.PARTLY_FUNDED,
             amount=amount,
             asked=format_money(granted.asked_minor, granted.currency),
         )

@@ -24,6 +24,11 @@ APPROVED = gettext_noop("Your request was approved.")
 APPROVED_STAFF = gettext_noop("Your request was approved. Staff will now carry it out.")
 FUNDED = gettext_noop("%(amount)s is reserved for you. You will be told when it is paid.")
 FUNDED_LATER = gettext_noop("%(amount)s is now reserved for you.")
+# Written when an allocation round grants part of what was asked (service_requests.funding).
+PARTLY_FUNDED = gettext_noop(
+    "%(amount)s of the %(asked)s you asked is now reserved for you: the fund could not pay "
+    "every request in full. You will be told when it is paid."
+)
 AWAITING_FUNDS = gettext_noop(
     "Your request is approved. The program's fund cannot cover it yet; it will be paid in turn "
     "as funds arrive."
@@ -43,6 +48,7 @@ SYSTEM_MESSAGES = [
     APPROVED_STAFF,
     FUNDED,
     FUNDED_LATER,
+    PARTLY_FUNDED,
     AWAITING_FUNDS,
     FULFILLED,
     PAID,

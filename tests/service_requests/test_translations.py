@@ -117,7 +117,7 @@ def test_the_compiled_catalogue_is_the_po_file() -> None:
 
 
 def test_every_standard_timeline_sentence_reads_in_spanish() -> None:
-    params = {"service": "Ayuda", "amount": "$1,250.00"}
+    params = {"service": "Ayuda", "amount": "$1,250.00", "asked": "$2,000.00"}
     for msgid in standard.SYSTEM_MESSAGES:
         names = re.findall(r"%\((\w+)\)s", msgid)
         stored = standard.english(msgid, **{n: params[n] for n in names})
