@@ -98,6 +98,18 @@ def celery_app(_celery_worker: Any) -> Iterator[Any]:
         _celery_worker.conf.task_always_eager = True
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_subscriptions() -> None:
+    """Every test starts without the cached set of subscribed webhook event types: a set left
+    by a test whose subscriptions were rolled back would only cost queries, but query counts
+    are asserted."""
+    from django.core.cache import cache
+
+    from integrations.events import SUBSCRIBED_TYPES_CACHE_KEY
+
+    cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
+
+
 def _person(username: str, role: str | None, *, staff: bool = False):  # type: ignore[no-untyped-def]
     if role and not Group.objects.filter(name=role).exists():
         # A transactional test's flush empties the tables the data migration filled.

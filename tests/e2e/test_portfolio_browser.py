@@ -14,18 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from ledger import services as ledger
 from ledger.models import Account, OwnerKind
 from tests.builders import ledger_account, move
-from tests.e2e.conftest import (  # noqa: F401  (fixtures)
-    _new_page,
-    _private_media,
-    _roles,
-    axe_source,
-    browser,
-    check_accessible,
-    page,
-    screenshot_dir,
-    shoot,
-    sign_in,
-)
+from tests.e2e.conftest import _new_page
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +22,7 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @pytest.fixture
-def other_page(browser: Browser, live_server: Any) -> Iterator[Page]:  # noqa: F811
+def other_page(browser: Browser, live_server: Any) -> Iterator[Page]:
     opened = _new_page(browser, live_server.url)
     yield opened
     opened.context.close()
@@ -51,10 +40,10 @@ def _payee(actor: Any, user: Any) -> Account:
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_the_portfolio_with_its_transfer_form_passes_axe(
-    page: Page,  # noqa: F811
-    sign_in: Callable[[Page, Any], None],  # noqa: F811
-    check_accessible: Callable[[Page, str], None],  # noqa: F811
-    shoot: Callable[[Page, str], Any],  # noqa: F811
+    page: Page,
+    sign_in: Callable[[Page, Any], None],
+    check_accessible: Callable[[Page, str], None],
+    shoot: Callable[[Page, str], Any],
     actor: Any,
     civilian: Any,
     language: str,
@@ -77,9 +66,9 @@ def test_the_portfolio_with_its_transfer_form_passes_axe(
 
 
 def test_a_payment_shows_on_the_payees_open_page_without_a_reload(
-    page: Page,  # noqa: F811
+    page: Page,
     other_page: Page,
-    sign_in: Callable[[Page, Any], None],  # noqa: F811
+    sign_in: Callable[[Page, Any], None],
     actor: Any,
     civilian: Any,
     other_civilian: Any,
