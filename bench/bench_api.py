@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import seed
 from bench.bench_submission import _django_env, _flush_redis, _gunicorn, _run
 from bench.common import ensure_database
+from bench.seed import seed_requests as seed_requests  # bench_public seeds through it
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -48,70 +50,6 @@ WARMUP = 5
 TARGET_MEDIAN_MS = 60.0
 LIST = "/api/v1/requests/"
 SECRET = "bench-api-client-secret-0123456789abcdef"
-
-SEED_COLUMNS = (
-    "tracking_number, service_type_id, requester_id, contact_name, contact_email, "
-    "contact_phone, description, amount_minor, currency, status, assignee_id, "
-    "submission_token, submitted_at, updated_at"
-)
-SEED_SELECT = """
-SELECT
-    'HMS-' || to_char(s.ts, 'YYYY') || '-' || lpad(s.g::text, 7, '0'),
-    (%(types)s::bigint[])[1 + s.g %% cardinality(%(types)s::bigint[])],
-    (%(requesters)s::bigint[])[1 + s.g %% cardinality(%(requesters)s::bigint[])],
-    'Person ' || s.g, 'person' || s.g || '@example.test', '', 'Seeded request.',
-    CASE WHEN s.g %% 2 = 0 THEN 10000 + (s.g::bigint * 7919) %% 490000 END, 'USD',
-    (ARRAY['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'in_review', 'submitted',
-           'info_requested', 'pending_approval', 'approved', 'funded'])[1 + s.g %% 10],
-    CASE WHEN s.g %% 7 <> 0 THEN %(assignee)s::bigint END,
-    gen_random_uuid(), s.ts, s.ts
-FROM (
-    SELECT g, now() - interval '730 days' * (1 - g::double precision / %(last)s)
-        - interval '1 second' * (g %% 3600) AS ts
-    FROM generate_series(%(first)s, %(last)s) AS g
-) AS s
-"""
-
-
-def seed_requests(
-    *, rows: int, type_ids: list[int], requester_ids: list[int], assignee_id: int
-) -> int:
-    """Insert requests by SQL until the table holds `rows`, spread over two years, the given
-    service types and requesters; then ANALYZE. Columns added to the model later are filled
-    with their Python defaults. Returns how many were inserted."""
-    from django.db import connection, transaction
-
-    from service_requests.models import ServiceRequest
-
-    present = ServiceRequest.objects.count()
-    if present >= rows:
-        return 0
-    named = {c.strip() for c in SEED_COLUMNS.split(",")}
-    extra = [
-        field
-        for field in ServiceRequest._meta.concrete_fields
-        if field.column not in named and not field.null and not field.primary_key
-    ]
-    columns = SEED_COLUMNS + "".join(f", {field.column}" for field in extra)
-    defaults = "".join(f", %(extra_{n})s" for n in range(len(extra)))
-    select = SEED_SELECT.replace(
-        "gen_random_uuid(), s.ts, s.ts", "gen_random_uuid(), s.ts, s.ts" + defaults
-    )
-    params: dict[str, Any] = {
-        "types": type_ids,
-        "requesters": requester_ids,
-        "assignee": assignee_id,
-        "first": present + 1,
-        "last": rows,
-    }
-    for n, field in enumerate(extra):
-        params[f"extra_{n}"] = field.get_db_prep_save(field.get_default(), connection)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {ServiceRequest._meta.db_table} ({columns}) {select}", params)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return rows - present
-
 
 # --- Django side (run as `python -m bench.bench_api prepare`) --------------------------------
 
@@ -133,18 +71,12 @@ def _prepare() -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
     from oauth2_provider.models import get_application_model
 
-    from bench.bench_changelist import _world
     from integrations.models import ApiClient
     from service_requests.models import ServiceRequest
 
-    world = _world()
+    world = seed.world()
     started = time.perf_counter()
-    inserted = seed_requests(
-        rows=ROWS,
-        type_ids=[world["rent"].pk, world["inspection"].pk, world["permit"].pk],
-        requester_ids=[c.pk for c in world["civilians"]],
-        assignee_id=world["reviewer"].pk,
-    )
+    inserted = seed.world_requests(world, rows=ROWS)
     seeded = f"seeded {inserted:,} in {time.perf_counter() - started:.0f} s" if inserted else ""
     applications = get_application_model()
     tokens: dict[str, str] = {}

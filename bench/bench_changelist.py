@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench import seed
 from bench.common import bench_database, ensure_database, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hms_bench"
@@ -32,110 +33,9 @@ TARGET_MEDIAN_MS = 150.0
 TARGETED = ("page 1", "page 400")
 CHANGELIST = "/admin/service_requests/servicerequest/"
 
-SEED_SQL = """
-INSERT INTO service_requests_servicerequest (
-    tracking_number, service_type_id, requester_id, contact_name, contact_email, contact_phone,
-    description, amount_minor, currency, status, assignee_id, recommended_by_id,
-    approval_case_id, claim_id, submission_token, submitted_at, updated_at
-)
-SELECT
-    'HMS-' || to_char(s.ts, 'YYYY') || '-' || lpad(s.g::text, 7, '0'),
-    CASE WHEN s.kind < 5 THEN %(rent)s WHEN s.kind < 8 THEN %(inspection)s ELSE %(permit)s END,
-    (%(civilians)s::bigint[])[1 + s.g %% cardinality(%(civilians)s::bigint[])],
-    'Person ' || s.g,
-    'person' || s.g || '@example.test',
-    '',
-    'Seeded request.',
-    CASE WHEN s.kind < 5 THEN 10000 + (s.g::bigint * 7919) %% 490000 END,
-    'USD',
-    s.status,
-    CASE WHEN s.status <> 'submitted' AND s.kind < 8 THEN %(reviewer)s END,
-    NULL, NULL, NULL,
-    gen_random_uuid(),
-    s.ts,
-    s.ts
-FROM (
-    SELECT
-        g,
-        g %% 10 AS kind,
-        now() - interval '730 days' * (1 - g::double precision / %(rows)s)
-            - interval '1 second' * (g %% 3600) AS ts,
-        CASE
-            WHEN r < 0.55 THEN 'fulfilled'
-            WHEN r < 0.70 THEN 'rejected'
-            WHEN r < 0.78 THEN 'in_review'
-            WHEN r < 0.85 THEN 'submitted'
-            WHEN r < 0.89 THEN 'info_requested'
-            WHEN r < 0.93 THEN 'pending_approval'
-            WHEN r < 0.95 THEN 'approved'
-            WHEN r < 0.97 THEN 'awaiting_funds'
-            ELSE 'funded'
-        END AS status
-    FROM (SELECT g, random() AS r FROM generate_series(1, %(rows)s) AS g) AS numbered
-) AS s
-"""
-
-
-def _world() -> dict[str, Any]:
-    """Programs, service types, a fund and a few users (idempotent)."""
-    from allauth.account.models import EmailAddress
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from guardian.shortcuts import assign_perm
-
-    from allocations import services as allocations
-    from allocations.models import Fund
-    from governance.models import Program
-    from hms_portal import roles
-    from hms_portal.audit import system_user
-    from service_requests.models import ServiceType
-
-    user_model = get_user_model()
-    system = system_user()
-    housing, _ = Program.objects.get_or_create(code="housing", defaults={"name": "Housing"})
-    business, _ = Program.objects.get_or_create(code="business", defaults={"name": "Business"})
-    fund = Fund.objects.filter(code="bench-rent").first() or allocations.fund_open(
-        actor=system, program=housing, code="bench-rent", name="Bench rent relief"
-    )
-    rent, _ = ServiceType.objects.get_or_create(
-        code="bench-rent-help",
-        defaults={"name": "Rent help", "program": housing, "fund": fund},
-    )
-    inspection, _ = ServiceType.objects.get_or_create(
-        code="bench-inspection", defaults={"name": "Inspection", "program": housing}
-    )
-    permit, _ = ServiceType.objects.get_or_create(
-        code="bench-permit", defaults={"name": "Permit help", "program": business}
-    )
-
-    def person(username: str, **flags: bool) -> Any:
-        user, created = user_model.objects.get_or_create(
-            username=username,
-            defaults={"email": f"{username}@example.test", **flags},
-        )
-        if created:
-            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-        return user
-
-    superuser = person("bench-admin", is_staff=True, is_superuser=True)
-    reviewer = person("bench-reviewer", is_staff=True)
-    reviewer.groups.add(Group.objects.get(name=roles.REVIEWER))
-    assign_perm("governance.review_program", reviewer, housing)
-    civilians = [person(f"bench-civilian-{i}") for i in range(5)]
-    return {
-        "superuser": superuser,
-        "reviewer": reviewer,
-        "civilians": civilians,
-        "rent": rent,
-        "inspection": inspection,
-        "permit": permit,
-    }
-
 
 def _seed(world: dict[str, Any]) -> None:
-    """Insert the 1,000,000 requests by SQL unless they are there already; then ANALYZE."""
-    from django.db import connection, transaction
-
+    """Insert the 1,000,000 requests by SQL unless they are there already (`bench.seed`)."""
     from service_requests.models import ServiceRequest
 
     present = ServiceRequest.objects.count()
@@ -149,21 +49,7 @@ def _seed(world: dict[str, Any]) -> None:
         )
     print(f"seeding {ROWS:,} requests by SQL ...", flush=True)
     started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT setseed(0.42)")
-        cursor.execute(
-            SEED_SQL,
-            {
-                "rent": world["rent"].pk,
-                "inspection": world["inspection"].pk,
-                "permit": world["permit"].pk,
-                "civilians": [c.pk for c in world["civilians"]],
-                "reviewer": world["reviewer"].pk,
-                "rows": ROWS,
-            },
-        )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    seed.world_requests(world, rows=ROWS)
     print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
@@ -216,7 +102,7 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     call_command("migrate", verbosity=0, interactive=False)
-    world = _world()
+    world = seed.world()
     _seed(world)
 
     from service_requests.models import ServiceRequest

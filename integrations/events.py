@@ -5,8 +5,9 @@
 
 `emit` writes one `Event` and one `Delivery` per subscription that may receive it, in the
 caller's transaction: if the change rolls back, so does the event; if it commits, the deliveries
-are handed to Celery on commit, and a beat task re-enqueues any the broker did not take. Nothing
-is written when no subscription wants the event.
+are handed to Celery on commit, one task per batch of one subscription's deliveries, and a beat
+task re-enqueues any the broker did not take. Nothing is written when no subscription wants the
+event.
 
 Who may receive an event: a subscription whose client is active, holds the event type's read
 scope, and acts for an active user who may see what the event is about (the event type's view
@@ -18,7 +19,7 @@ scopes they hold.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -186,25 +187,62 @@ def _write(
             for s in receivers
         ]
     )
-    ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: enqueue_deliveries(ids))
+    batches = delivery_batches((d.subscription_id, d.pk) for d in deliveries)
+    transaction.on_commit(lambda: enqueue_batches(batches))
     return events
 
 
+def delivery_batches(deliveries: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Split (subscription id, delivery id) pairs into the batches one task sends: the
+    deliveries of one subscription, in the order given, up to `HMS_WEBHOOK_BATCH_SIZE` each."""
+    size = conf.batch_size()
+    by_subscription: dict[int, list[int]] = {}
+    for subscription_id, delivery_id in deliveries:
+        by_subscription.setdefault(subscription_id, []).append(delivery_id)
+    return [
+        ids[start : start + size]
+        for ids in by_subscription.values()
+        for start in range(0, len(ids), size)
+    ]
+
+
 def enqueue_deliveries(delivery_ids: list[int], *, countdown: float | None = None) -> int:
-    """Hand deliveries to Celery. With the broker unreachable they stay pending in the outbox
-    and the beat task (`integrations.tasks.flush_webhook_outbox`) enqueues them later."""
+    """Hand deliveries to Celery, one task per batch of one subscription's deliveries (one
+    query to group them). With the broker unreachable they stay pending in the outbox and the
+    beat task (`integrations.tasks.flush_webhook_outbox`) enqueues them later. Returns how
+    many deliveries the broker took."""
+    if not delivery_ids:
+        return 0
+    subscription_of = dict(
+        Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "subscription_id")
+    )
+    return enqueue_batches(
+        delivery_batches((subscription_of[pk], pk) for pk in delivery_ids if pk in subscription_of),
+        countdown=countdown,
+    )
+
+
+def enqueue_each(delivery_ids: list[int], *, countdown: float | None = None) -> int:
+    """Hand deliveries to Celery one task each (a retry at its own time, the few deliveries a
+    batch cut short handed back): no query. Returns how many the broker took."""
+    return enqueue_batches([[pk] for pk in delivery_ids], countdown=countdown)
+
+
+def enqueue_batches(batches: list[list[int]], *, countdown: float | None = None) -> int:
+    """Publish `deliver_webhook(first, rest)` per batch; stop at the first refusal of the
+    broker (the outbox keeps the rest). Returns how many deliveries the broker took."""
     from .tasks import deliver_webhook
 
     sent = 0
-    for delivery_id in delivery_ids:
+    for batch in batches:
+        first, *rest = batch
         try:
-            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
-        except Exception:  # the broker is down: the outbox keeps the delivery
+            deliver_webhook.apply_async((first, rest) if rest else (first,), countdown=countdown)
+        except Exception:  # the broker is down: the outbox keeps the deliveries
             logger.warning(
                 "Broker unreachable; %d webhook deliveries left in the outbox",
-                len(delivery_ids) - sent,
+                sum(len(b) for b in batches) - sent,
             )
             break
-        sent += 1
+        sent += len(batch)
     return sent

@@ -19,6 +19,7 @@ import secrets
 import ssl
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from hms_portal.audit import record_history
 
 from . import conf, signing
-from .events import EVENT_SPECS, enqueue_deliveries
+from .events import EVENT_SPECS, enqueue_each
 from .models import ApiClient, Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription
 
 if TYPE_CHECKING:
@@ -334,45 +335,54 @@ def _lease_free(now: Any) -> Q:
 
 
 @transaction.atomic
-def _lease(delivery_id: int, now: Any) -> tuple[bool, list[int]]:
-    """Lease `delivery_id` if it is due and free, and with it (or, when it is not, instead of
-    it) other due, free deliveries of its subscription, oldest first, up to the batch size.
-    Returns whether `delivery_id` was leased and every leased id (it first)."""
+def _lease(delivery_id: int, now: Any, batch: Sequence[int] = ()) -> tuple[bool, list[int]]:
+    """Lease `delivery_id` and the rest of its `batch` that are due and free, and fill up to
+    the batch size with other due, free deliveries of their subscription, oldest first.
+    Returns whether `delivery_id` was leased and every leased id, oldest first."""
+    size = conf.batch_size()
     due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
         _lease_free(now)
     )
     # Row locks (skipping rows another worker holds) make the check and the lease one step:
     # two workers, a retry and a beat re-enqueue never lease the same delivery.
-    subscription_id = (
-        due.filter(pk=delivery_id)
+    named = list(
+        due.filter(pk__in=[delivery_id, *batch])
         .select_for_update(skip_locked=True)
-        .values_list("subscription_id", flat=True)
-        .first()
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "subscription_id", "next_attempt_at")
     )
-    own = subscription_id is not None
-    if not own:
-        # Already sent (by a batch of an earlier task), not due, or leased: this worker
-        # drains what else its subscription has waiting, so no task is spent doing nothing.
-        subscription_id = (
+    own = next((row for row in named if row[0] == delivery_id), None)
+    if own is not None:
+        subscription_id = own[1]
+    elif named:
+        subscription_id = named[0][1]
+    else:
+        # The batch is already sent (by an earlier task's batch), not due, or leased: this
+        # worker drains what else its subscription has waiting, so no task does nothing.
+        found = (
             Delivery.objects.filter(pk=delivery_id)
             .values_list("subscription_id", flat=True)
             .first()
         )
-    if subscription_id is None:
-        return False, []
-    others = list(
-        due.filter(subscription_id=subscription_id)
-        .exclude(pk=delivery_id)
-        .select_for_update(skip_locked=True)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[: conf.batch_size() - (1 if own else 0)]
-    )
-    leased = [delivery_id, *others] if own else others
+        if found is None:
+            return False, []
+        subscription_id = found
+    rows = [row for row in named if row[1] == subscription_id][:size]
+    if len(rows) < size:
+        rows += list(
+            due.filter(subscription_id=subscription_id)
+            .exclude(pk__in=[row[0] for row in rows])
+            .select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", "subscription_id", "next_attempt_at")[: size - len(rows)]
+        )
+    rows.sort(key=lambda row: (row[2], row[0]))
+    leased = [row[0] for row in rows]
     if leased:
         Delivery.objects.filter(pk__in=leased).update(
             lease_until=now + conf.lease(), attempts=F("attempts") + 1
         )
-    return own, leased
+    return own is not None, leased
 
 
 @dataclass
@@ -386,12 +396,12 @@ class _Sent:
     duration: int = 0
 
 
-def delivery_attempt(*, delivery_id: int) -> str:
+def delivery_attempt(*, delivery_id: int, batch: Sequence[int] = ()) -> str:
     """Send delivery `delivery_id` once if it is due and nobody else is sending it, and with it
-    the other due deliveries of its subscription waiting behind it (up to
-    `HMS_WEBHOOK_BATCH_SIZE`, 50), over one connection; record every outcome. When
-    `delivery_id` itself is not to be sent, the others still are: a burst of events drains at
-    the pace of the batches, not of one task per delivery.
+    the deliveries of its `batch` (the others its task was enqueued for) and the other due
+    deliveries of its subscription waiting behind them (up to `HMS_WEBHOOK_BATCH_SIZE`, 50),
+    oldest first, over one connection; record every outcome. When `delivery_id` itself is not
+    to be sent, the others still are: a burst of events drains at the pace of the batches.
 
     Returns the outcome of `delivery_id`: "delivered", "retry", "failed" (given up, or the
     subscription ended) or "skipped" (not due, already done, or leased by another worker).
@@ -399,7 +409,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
     gone: the deliveries not sent are released at once and enqueued again.
     """
     started_batch = time.monotonic()
-    own, leased = _lease(delivery_id, timezone.now())
+    own, leased = _lease(delivery_id, timezone.now(), batch)
     if not leased:
         return "skipped"
     found = Delivery.objects.select_related("event", "subscription__client").in_bulk(leased)
@@ -485,7 +495,7 @@ def _record_all(sent: list[_Sent], *, released: list[int] | None = None) -> dict
         Delivery.objects.filter(pk__in=released).update(
             lease_until=None, attempts=F("attempts") - 1
         )
-        transaction.on_commit(lambda: enqueue_deliveries(released))
+        transaction.on_commit(lambda: enqueue_each(released))
     return outcomes
 
 
@@ -506,7 +516,7 @@ def _record_failure(sent: _Sent, now: Any) -> str:
         changes.update(next_attempt_at=due)
         outcome = "retry"
         seconds = max((due - now).total_seconds(), 0)
-        transaction.on_commit(lambda: enqueue_deliveries([delivery.pk], countdown=seconds))
+        transaction.on_commit(lambda: enqueue_each([delivery.pk], countdown=seconds))
     Delivery.objects.filter(pk=delivery.pk).update(**changes)
     return outcome
 
@@ -525,7 +535,7 @@ def delivery_replay(*, actor: User, delivery_id: int) -> Delivery:
         replayed_at=now,
         replayed_by=actor,
     )
-    transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
+    transaction.on_commit(lambda: enqueue_each([delivery.pk]))
     delivery.refresh_from_db()
     return delivery
 

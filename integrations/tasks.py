@@ -10,9 +10,11 @@ from .events import enqueue_deliveries
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def deliver_webhook(delivery_id: int) -> str:
-    """Send one delivery if it is due (idempotent: a delivered or leased one is skipped)."""
-    return services.delivery_attempt(delivery_id=delivery_id)
+def deliver_webhook(delivery_id: int, batch: list[int] | None = None) -> str:
+    """Send a delivery and the rest of its batch (the other deliveries of its subscription
+    enqueued with it) if they are due (idempotent: a delivered or leased one is skipped).
+    Messages naming one delivery, without a batch, are sent the same way."""
+    return services.delivery_attempt(delivery_id=delivery_id, batch=batch or ())
 
 
 @shared_task(ignore_result=True)
