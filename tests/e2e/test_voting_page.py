@@ -10,19 +10,12 @@ from playwright.sync_api import Page, expect
 
 from allocations import rounds
 from allocations.models import AllocationBallot
+from tests.allocations import conftest as allocation_fixtures
 from tests.allocations.conftest import make_claims, open_voting_round
-from tests.e2e import conftest as e2e
 
-# The browser fixtures of tests/e2e (Debian chromium, axe-core, the role groups put back).
-_private_media = e2e._private_media
-_roles = e2e._roles
-axe_source = e2e.axe_source
-browser = e2e.browser
-check_accessible = e2e.check_accessible
-page = e2e.page
-screenshot_dir = e2e.screenshot_dir
-shoot = e2e.shoot
-sign_in = e2e.sign_in
+# The allocation tests' fixtures this page needs (the browser ones come from tests/e2e).
+officer = allocation_fixtures.officer
+round_fund = allocation_fixtures.round_fund
 
 pytestmark = pytest.mark.e2e
 
