@@ -152,6 +152,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# The page layout's fixed fragments ({% cache ... using="layout" %} in base.html): derived
+# from the templates, settings and language only, so each process keeps its own copy in memory.
+CACHES["layout"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "hms-layout",
+    "TIMEOUT": 3600,
+}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

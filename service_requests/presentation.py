@@ -87,7 +87,10 @@ def status_story(request: ServiceRequest, *, today: date | None = None) -> Statu
 
 def answers_for_display(request: ServiceRequest) -> list[tuple[str, str]]:
     """(question, answer) pairs of the request's extra questions, in the active language where
-    the service's questions still say how; else as they were asked."""
+    the service's questions still say how; else as they were asked. A request without
+    answers reads no questions."""
+    if not request.answers:
+        return []
     questions = {q.code: q for q in request.service_type.questions.all()}
     shown: list[tuple[str, str]] = []
     for item in request.answers or []:

@@ -85,12 +85,13 @@ def request_by_tracking_number(*, tracking_number: str) -> ServiceRequest | None
     )
 
 
-def public_timeline(*, request: ServiceRequest) -> QuerySet[RequestEvent]:
-    return (
-        request.events.filter(public=True)
-        .select_related("request__service_type")
-        .order_by("created_at", "pk")
-    )
+def public_timeline(*, request: ServiceRequest) -> list[RequestEvent]:
+    """The request's public events, oldest first, in one query: each event's `request` is
+    `request` itself (with its service type), not a join."""
+    events = list(request.events.filter(public=True).order_by("created_at", "pk"))
+    for event in events:
+        event.request = request
+    return events
 
 
 def requests_for_staff(*, user: User | AnonymousUser) -> QuerySet[ServiceRequest]:

@@ -6,9 +6,11 @@ import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -36,6 +38,8 @@ from .models import (
 from .presentation import answers_for_display, status_story
 
 TRACK_SESSION_KEY = "hms_tracked_requests"
+TRACK_COOKIE_NAME = "hms_track"
+TRACK_COOKIE_SALT = "service_requests.track"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -154,11 +158,43 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _live(grants: object) -> dict[str, int]:
+    """The unexpired (tracking number, expiry) pairs of stored grants, the latest ten."""
+    if not isinstance(grants, dict):
+        return {}
+    now = time.time()
+    live = {
+        str(number): int(expiry)
+        for number, expiry in grants.items()
+        if isinstance(expiry, int | float) and expiry > now
+    }
+    return dict(sorted(live.items(), key=lambda item: item[1])[-10:])
+
+
+def _cookie_grants(request: HttpRequest) -> dict[str, int]:
+    """The grants of the signed /track/ cookie: nothing if it is missing, altered or older than
+    a grant may live."""
+    value = request.COOKIES.get(TRACK_COOKIE_NAME)
+    if not value:
+        return {}
+    try:
+        grants = signing.loads(
+            value, salt=TRACK_COOKIE_SALT, max_age=max(0, int(conf.get("TRACK_GRANT_SECONDS")))
+        )
+    except (signing.BadSignature, ValueError):
+        return {}
+    return _live(grants)
+
+
 def _tracked(request: HttpRequest, tracking_number: str) -> bool:
-    """Whether this browser found the request through /track/ a short while ago."""
-    grants = request.session.get(TRACK_SESSION_KEY, {})
-    expiry = grants.get(tracking_number) if isinstance(grants, dict) else None
-    return isinstance(expiry, int | float) and expiry > time.time()
+    """Whether this browser found the request through /track/ (its signed cookie) or filed it
+    by an emailed link (its session) a short while ago."""
+    if tracking_number in _cookie_grants(request):
+        return True
+    session = getattr(request, "session", None)
+    if session is None or session.session_key is None:
+        return False
+    return tracking_number in _live(session.get(TRACK_SESSION_KEY, {}))
 
 
 def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -> dict[str, Any]:
@@ -314,15 +350,28 @@ def attachment_download(request: HttpRequest, tracking_number: str, pk: int) -> 
     return response
 
 
-def grant_tracking(request: HttpRequest, tracking_number: str) -> None:
-    now = time.time()
-    grants = request.session.get(TRACK_SESSION_KEY, {})
-    if not isinstance(grants, dict):
-        grants = {}
-    # Keep the live grants only, and at most a handful.
-    grants = {tn: exp for tn, exp in grants.items() if isinstance(exp, int | float) and exp > now}
-    grants[tracking_number] = int(now + conf.get("TRACK_GRANT_SECONDS"))
-    request.session[TRACK_SESSION_KEY] = dict(sorted(grants.items(), key=lambda i: i[1])[-10:])
+def grant_tracking(
+    request: HttpRequest, tracking_number: str, response: HttpResponse | None = None
+) -> None:
+    """Let this browser see the request for `TRACK_GRANT_SECONDS`. With a `response`, the grant
+    goes into a signed, HttpOnly cookie that names the tracking number and its expiry (no
+    session is created or written); without one, into the browser's session."""
+    expiry = int(time.time() + conf.get("TRACK_GRANT_SECONDS"))
+    if response is None:
+        grants = _live(request.session.get(TRACK_SESSION_KEY, {}))
+        grants[tracking_number] = expiry
+        request.session[TRACK_SESSION_KEY] = _live(grants)
+        return
+    grants = _cookie_grants(request)
+    grants[tracking_number] = expiry
+    response.set_cookie(
+        TRACK_COOKIE_NAME,
+        signing.dumps(_live(grants), salt=TRACK_COOKIE_SALT, compress=True),
+        max_age=max(0, int(conf.get("TRACK_GRANT_SECONDS"))),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 @never_cache
@@ -364,8 +413,9 @@ def track(request: HttpRequest) -> HttpResponse:
             email=form.cleaned_data["email"],
         )
         if found is not None:
-            grant_tracking(request, found.tracking_number)
-            return redirect("service_requests:detail", found.tracking_number)
+            response = redirect("service_requests:detail", found.tracking_number)
+            grant_tracking(request, found.tracking_number, response)
+            return response
         form.add_error(
             None,
             _(

@@ -1,0 +1,211 @@
+"""What makes the public pages fast without weakening them: the page layout's fixed parts are
+cached per language and visitor kind (never the CSRF token, the current address or another
+visitor's navigation); the request page runs a fixed number of queries; a /track/ lookup keeps
+its grant in a signed, expiring cookie bound to the tracking number instead of a new session."""
+
+from __future__ import annotations
+
+import time
+from unittest import mock
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core import signing
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from service_requests import services, views
+from tests.builders import submitted
+
+TRACK = "/track/"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def filed(civilian, inspection):  # type: ignore[no-untyped-def]
+    return submitted(civilian, inspection)
+
+
+def _page(client, path: str = "/") -> str:  # type: ignore[no-untyped-def]
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# --- The cached layout -------------------------------------------------------------------------
+
+
+def test_the_cached_layout_follows_the_language(client, db):
+    english = _page(client)
+    client.cookies["django_language"] = "es"
+    spanish = _page(client)
+    client.cookies["django_language"] = "en"
+    again = _page(client)
+    assert "An official website of the" in english
+    assert "Return to top" in english
+    assert "Un sitio web oficial de la" in spanish
+    assert "Volver arriba" in spanish
+    assert "An official website of the" not in spanish
+    assert "Un sitio web oficial de la" not in again
+
+
+def test_the_cached_layout_keeps_each_visitors_own_navigation(client, civilian, reviewer):
+    anonymous = _page(client)
+    client.force_login(civilian)
+    signed_in = _page(client)
+    client.force_login(reviewer)
+    staff = _page(client)
+    client.logout()
+    anonymous_again = _page(client)
+    assert "Sign in" in anonymous
+    assert "Sign out" not in anonymous
+    assert "Sign out" in signed_in
+    assert "My requests" in signed_in
+    assert "Workflow" not in signed_in
+    assert "Workflow" in staff
+    assert "Staff admin" in staff
+    assert "Sign in" in anonymous_again
+    assert "Sign out" not in anonymous_again
+    assert "Workflow" not in anonymous_again
+
+
+def test_the_cached_layout_marks_the_current_page(client, db):
+    home = _page(client, "/")
+    track = _page(client, TRACK)
+    assert home.count('aria-current="page"') == 1
+    assert 'href="/" class="usa-nav-link usa-current"' in home
+    assert 'href="/track/" class="usa-nav-link usa-current"' in track
+    assert 'href="/" class="usa-nav-link usa-current"' not in track
+
+
+def test_the_language_switcher_keeps_its_own_token_and_address(client, civilian, inspection):
+    first = _page(client, TRACK)
+    other = client.__class__()
+    second = _page(other, "/requests/new/")
+
+    def token(html: str) -> str:
+        switcher = html.split('id="language-switcher"', 1)[1]
+        return switcher.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+
+    assert token(first) != token(second)
+    assert 'name="next" value="/track/"' in first
+    assert 'name="next" value="/requests/new/"' in second
+
+
+# --- The request page's queries ----------------------------------------------------------------
+
+
+def _with_history(civilian, reviewer, inspection):  # type: ignore[no-untyped-def]
+    request = submitted(civilian, inspection)
+    services.request_start_review(actor=reviewer, request_id=request.pk)
+    services.request_ask_info(actor=reviewer, request_id=request.pk, message="Which floor?")
+    services.request_provide_info(actor=civilian, request_id=request.pk, message="The second.")
+    services.attachments_add(
+        actor=civilian,
+        request_id=request.pk,
+        files=[
+            SimpleUploadedFile(f"note-{n}.pdf", PDF, content_type="application/pdf")
+            for n in range(3)
+        ],
+    )
+    return request
+
+
+def test_the_request_page_runs_a_fixed_number_of_queries(
+    client, civilian, reviewer, inspection, django_assert_num_queries
+):
+    request = _with_history(civilian, reviewer, inspection)
+    client.force_login(civilian)
+    path = f"/requests/{request.tracking_number}/"
+    client.get(path)
+    # The user, the request with its service type, its documents, its public timeline.
+    with django_assert_num_queries(4):
+        page = client.get(path)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert text.count('class="usa-process-list__item"') >= 4
+    documents = text.split('id="attachment-list"', 1)[1].split("</ul>", 1)[0]
+    assert documents.count("note-") == 3
+    services.request_ask_info(actor=reviewer, request_id=request.pk, message="And the door?")
+    with django_assert_num_queries(4):
+        assert "And the door?" in client.get(path).content.decode()
+
+
+def test_a_request_with_answers_reads_its_questions_once(
+    client, civilian, inspection, django_assert_num_queries
+):
+    from service_requests.models import ServiceQuestion
+
+    floor = {"code": "floor", "label": "Which floor?", "kind": "text", "required": False}
+    ServiceQuestion.objects.create(service_type=inspection, **floor)
+    request = submitted(civilian, inspection)
+    type(request).objects.filter(pk=request.pk).update(
+        answers=[{"code": "floor", "question": "Which floor?", "answer": "Second"}]
+    )
+    client.force_login(civilian)
+    path = f"/requests/{request.tracking_number}/"
+    client.get(path)
+    with django_assert_num_queries(5):
+        text = client.get(path).content.decode()
+    assert "Which floor?" in text
+    assert "Second" in text
+
+
+# --- The lookup's grant ------------------------------------------------------------------------
+
+
+def _lookup(client, request):  # type: ignore[no-untyped-def]
+    return client.post(
+        TRACK, {"tracking_number": request.tracking_number, "email": request.contact_email}
+    )
+
+
+@pytest.mark.usefixtures("fresh_rate_limits")
+def test_a_lookup_grants_by_a_signed_http_only_cookie_and_writes_no_session(client, filed):
+    sessions = Session.objects.count()
+    response = _lookup(client, filed)
+    assert response.status_code == 302
+    cookie = response.cookies[views.TRACK_COOKIE_NAME]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert int(cookie["max-age"]) == 60 * 60
+    grants = signing.loads(cookie.value, salt=views.TRACK_COOKIE_SALT)
+    assert list(grants) == [filed.tracking_number]
+    assert 0 < grants[filed.tracking_number] - time.time() <= 60 * 60
+    assert Session.objects.count() == sessions
+    assert client.get(f"/requests/{filed.tracking_number}/").status_code == 200
+
+
+@pytest.mark.usefixtures("fresh_rate_limits")
+def test_the_grant_is_bound_to_its_tracking_number(client, filed, civilian, inspection):
+    other = submitted(civilian, inspection)
+    assert _lookup(client, filed).status_code == 302
+    assert client.get(f"/requests/{filed.tracking_number}/").status_code == 200
+    assert client.get(f"/requests/{other.tracking_number}/").status_code == 302
+    # A second lookup adds its number and keeps the first.
+    assert _lookup(client, other).status_code == 302
+    assert client.get(f"/requests/{filed.tracking_number}/").status_code == 200
+    assert client.get(f"/requests/{other.tracking_number}/").status_code == 200
+
+
+@pytest.mark.usefixtures("fresh_rate_limits")
+def test_a_forged_or_altered_grant_cookie_is_ignored(client, filed, civilian, inspection):
+    other = submitted(civilian, inspection)
+    far = int(time.time()) + 3600
+    client.cookies[views.TRACK_COOKIE_NAME] = signing.dumps({other.tracking_number: far})
+    assert client.get(f"/requests/{other.tracking_number}/").status_code == 302
+    assert _lookup(client, filed).status_code == 302
+    value = client.cookies[views.TRACK_COOKIE_NAME].value
+    flipped = "B" if value[6] == "A" else "A"
+    client.cookies[views.TRACK_COOKIE_NAME] = value[:6] + flipped + value[7:]
+    assert client.get(f"/requests/{other.tracking_number}/").status_code == 302
+    assert client.get(f"/requests/{filed.tracking_number}/").status_code == 302
+
+
+@pytest.mark.usefixtures("fresh_rate_limits")
+def test_the_grant_cookie_expires(client, filed):
+    assert _lookup(client, filed).status_code == 302
+    path = f"/requests/{filed.tracking_number}/"
+    assert client.get(path).status_code == 200
+    later = time.time() + 60 * 60 + 5
+    with mock.patch("time.time", return_value=later):
+        assert client.get(path).status_code == 302
