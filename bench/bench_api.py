@@ -11,7 +11,7 @@ calls in-process (Django's test client, same database and settings). Baseline in
 each page's main SELECT, captured from the in-process call, run as raw SQL through psycopg.
 
 Run: `uv run python -m bench bench_api`. Environment (all optional):
-`BENCH_API_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_f_bench_api; created,
+`BENCH_API_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_api; created,
 migrated and seeded by SQL on the first run, reused afterwards), `BENCH_API_REDIS_URL`
 (redis://127.0.0.1:6379/8: the API's rate-limit counters; flushed), `BENCH_API_WORKERS`
 (gunicorn sync workers, 2).
@@ -40,7 +40,7 @@ from bench.seed import seed_requests as seed_requests  # bench_public seeds thro
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 HOST = "127.0.0.1"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_f_bench_api"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_api"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 ROWS = 1_000_000
 PAGE_SIZE = 100

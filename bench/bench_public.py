@@ -24,7 +24,7 @@ references plus every `url()` in its stylesheets (an upper bound: browsers load 
 the page uses).
 
 Run: `uv run python -m bench bench_public`. Environment (all optional):
-`BENCH_PUBLIC_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_f_bench_public,
+`BENCH_PUBLIC_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_public,
 created and migrated), `BENCH_PUBLIC_REDIS_URL` (redis://127.0.0.1:6379/8, flushed before and
 after), `BENCH_PUBLIC_ROWS` (100,000 requests seeded by SQL around the measured one),
 `BENCH_PUBLIC_CLIENTS` (16), `BENCH_PUBLIC_SECONDS` (6), `BENCH_PUBLIC_ROUNDS` (2),
@@ -66,7 +66,7 @@ from bench.common import ensure_database
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 HOST = "127.0.0.1"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_f_bench_public"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_public"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 TARGET_MEDIAN_MS = 50.0
 TARGET_PAGE_BYTES = 200 * 1024

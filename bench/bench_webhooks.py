@@ -14,7 +14,7 @@ same run: the same 10,000 signed POSTs sent to the same receiver from one proces
 connection each as the worker opens them, without Celery or the database.
 
 Run: `uv run python -m bench bench_webhooks`. Environment (all optional):
-`BENCH_WEBHOOKS_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_f_bench_webhooks,
+`BENCH_WEBHOOKS_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_webhooks,
 created and migrated), `BENCH_WEBHOOKS_REDIS_URL` (redis://127.0.0.1:6379/9, the broker;
 flushed before and after), `BENCH_WEBHOOKS_DELIVERIES` (10,000), `BENCH_WEBHOOKS_CONCURRENCY`
 (the worker's processes, 4), `BENCH_WEBHOOKS_TIMEOUT` (300 s before giving up).
@@ -47,7 +47,7 @@ from bench.common import ensure_database
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 HOST = "127.0.0.1"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_f_bench_webhooks"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_webhooks"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 TARGET_SECONDS = 60.0
 EVENT_TYPE = "request.submitted"
