@@ -58,17 +58,27 @@ EVENT_SPECS: dict[str, EventSpec] = {
 }
 
 
-def may_receive(subscription: Subscription, spec: EventSpec, audience: Audience | None) -> bool:
-    """Whether the subscription's client may be told of an event (see the module's doc)."""
+def may_receive(
+    subscription: Subscription,
+    spec: EventSpec,
+    audience: Audience | None,
+    seen: dict[int, bool] | None = None,
+) -> bool:
+    """Whether the subscription's client may be told of an event (see the module's doc).
+    `seen` keeps the answer about each acting user across the subscriptions of one event, so a
+    user behind several subscriptions is checked (and perhaps queried) once."""
     client = subscription.client
     user = client.application.user
     if not (subscription.active and client.active and user is not None and user.is_active):
         return False
     if spec.scope not in client.scope_list:
         return False
-    if audience is not None:
-        return audience(user)
-    return bool(user.has_perm(spec.permission))
+    if seen is not None and user.pk in seen:
+        return seen[user.pk]
+    answer = audience(user) if audience is not None else bool(user.has_perm(spec.permission))
+    if seen is not None:
+        seen[user.pk] = answer
+    return answer
 
 
 # The event types some active subscription takes, kept in the cache so that a change nobody
@@ -167,8 +177,9 @@ def _write(
         )
         if event_type in s.event_types
     ]
-    receivers = [s for s in candidates if may_receive(s, spec, audience)]
-    if not receivers or not payloads:
+    seen: dict[int, bool] = {}
+    receivers = [s for s in candidates if may_receive(s, spec, audience, seen)]
+    if not receivers:
         return []
     now = timezone.now()
     events = Event.objects.bulk_create(

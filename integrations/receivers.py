@@ -74,7 +74,7 @@ def _may_see(request: ServiceRequest) -> Any:
 
 def request_submitted(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
     """`post_create_historical_record` of a request: its creation is a submission."""
-    if history_instance.history_type != "+":
+    if history_instance.history_type != "+" or not wanted(EventType.REQUEST_SUBMITTED):
         return
     emit(EventType.REQUEST_SUBMITTED, _request_data(instance), audience=_may_see(instance))
 
@@ -84,7 +84,7 @@ def request_status_changed(
 ) -> None:
     """django-fsm's `post_transition` of a request (inside the service's transaction, just
     before it saves the request)."""
-    if source == target:
+    if source == target or not wanted(EventType.REQUEST_STATUS_CHANGED):
         return
     emit(
         EventType.REQUEST_STATUS_CHANGED,
@@ -168,14 +168,12 @@ def cycle_settled(sender: Any, instance: Any, history_instance: Any, **kwargs: A
     )
 
 
-POSTING_KINDS = ("posted", "post_pending")
-
-
 def transfers_written(transfers: Sequence[Any]) -> None:
     """For the ledger's hook (see the module's doc): `transfer.posted` for each transfer that
-    moved money now (a single-phase transfer, or a pending one posted), in the transaction
-    that wrote them. Account codes come from one query, whatever the batch's size."""
-    posted = [t for t in transfers if str(t.kind) in POSTING_KINDS]
+    moved money now (the hook passes only those: single-phase transfers and posted pending
+    ones), in the transaction that wrote them. Account codes come from one query, whatever the
+    batch's size."""
+    posted = list(transfers)
     if not posted or not wanted(EventType.TRANSFER_POSTED):
         return
     from ledger.models import Account

@@ -548,7 +548,7 @@ def deliveries_due(*, limit: int = 1000) -> list[int]:
         Delivery.objects.filter(
             status=DeliveryStatus.PENDING, next_attempt_at__lt=now - conf.outbox_grace()
         )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .filter(_lease_free(now))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
