@@ -184,11 +184,6 @@ class Inbox:
     user_id: int
     programs: list[int]
 
-    def page(self, offset: int, size: int, now: datetime) -> tuple[list[ApprovalCase], int]:
-        """One page of the inbox in two queries: the ordered ids first (a narrow sort of the
-        matching rows, no joins for display), then those rows with what the page shows."""
-        return page_of(self.cases, offset, size, now)
-
     def via(self, case: ApprovalCase) -> Delegation | None:
         """The delegation the user would decide `case` under (None: own authority)."""
         if _own_in_python(self.user_id, case, self.authority):
@@ -277,14 +272,7 @@ def case_inbox(
         .exclude(Q(maker_id=user.pk) | Q(recommender_id=user.pk))
         .exclude(_decided_by(user.pk, authority))
     )
-    if filters.program:
-        cases = cases.filter(program_id=filters.program)
-    if filters.step:
-        cases = cases.filter(current_step__order=filters.step)
-    if filters.amount_min is not None:
-        cases = cases.filter(amount_minor__gte=filters.amount_min)
-    if filters.amount_max is not None:
-        cases = cases.filter(amount_minor__lte=filters.amount_max)
+    cases = _filtered(cases, filters)
     cases = cases.annotate(
         overdue_rank=Case(
             When(due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()
@@ -296,7 +284,7 @@ def case_inbox(
 
 
 def cases_in_scope(
-    *, user: User | AnonymousUser, inbox: Inbox, filters: InboxFilters, now: datetime
+    *, user: User | AnonymousUser, inbox: Inbox, filters: InboxFilters
 ) -> QuerySet[ApprovalCase]:
     """Every case, decided ones included, of the programs the user decides in (in their own
     right or under a delegation), less those they made or recommended: the inbox's "show
@@ -304,6 +292,13 @@ def cases_in_scope(
     cases = ApprovalCase.objects.filter(program_id__in=inbox.programs).exclude(
         Q(maker_id=user.pk) | Q(recommender_id=user.pk)
     )
+    cases = _filtered(cases, filters)
+    # `page_of` marks the overdue rows of the page.
+    return cases.order_by("-opened_at", "-pk")
+
+
+def _filtered(cases: QuerySet[ApprovalCase], filters: InboxFilters) -> QuerySet[ApprovalCase]:
+    """The inbox's filters: program, current step, amount range."""
     if filters.program:
         cases = cases.filter(program_id=filters.program)
     if filters.step:
@@ -312,13 +307,7 @@ def cases_in_scope(
         cases = cases.filter(amount_minor__gte=filters.amount_min)
     if filters.amount_max is not None:
         cases = cases.filter(amount_minor__lte=filters.amount_max)
-    return cases.annotate(
-        overdue_rank=Case(
-            When(status=CaseStatus.OPEN, due_at__lte=now, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-    ).order_by("-opened_at", "-pk")
+    return cases
 
 
 def case_for_viewer(*, user: User | AnonymousUser, case_id: int) -> ApprovalCase | None:
@@ -563,10 +552,20 @@ def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
     members: dict[int, list[Membership]] = defaultdict(list)
     for membership in members_as_of(groups, moment):
         members[membership.group_id].append(membership)
+    active = [
+        delegation
+        for delegation in Delegation.history.as_of(moment)
+        if (delegation.revoked_at is None or delegation.revoked_at > moment)
+        and delegation.starts_at <= moment < delegation.ends_at
+    ]
+    # Only the people the report names: grantees, members, delegates and delegators.
+    people = {grant.user_id for grant in user_grants}
+    people |= {m.user_id for listed in members.values() for m in listed}
+    people |= {d.delegate_id for d in active} | {d.delegator_id for d in active}
     report = _Report(
         moment=moment,
         programs=dict(Program.objects.values_list("pk", "name")),
-        users={u.pk: u for u in get_user_model().objects.all()},
+        users=get_user_model().objects.in_bulk(people),
         group_names=dict(Group.objects.values_list("pk", "name")),
         members=members,
     )
@@ -583,12 +582,6 @@ def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
         for member in members.get(grant.group_id, []):
             via = report.group(grant.group_id, member)
             report.add(program, report.person(member.user_id), label, via)
-    active: list[Delegation] = []
-    for delegation in Delegation.history.as_of(moment):
-        if (
-            delegation.revoked_at is None or delegation.revoked_at > moment
-        ) and delegation.starts_at <= moment < delegation.ends_at:
-            active.append(delegation)
     for delegation in active:
         scope = ", ".join(
             part

@@ -68,7 +68,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     show = "all" if params.get("show") == "all" else "open"
     cases = box.cases
     if show == "all":
-        cases = selectors.cases_in_scope(user=request.user, inbox=box, filters=filters, now=now)
+        cases = selectors.cases_in_scope(user=request.user, inbox=box, filters=filters)
     size = conf.inbox_page_size()
     page = max(_int(params.get("page")) or 1, 1)
     rows, total = selectors.page_of(cases, (page - 1) * size, size, now)

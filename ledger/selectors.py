@@ -36,11 +36,14 @@ def transfers_touching(*, account_ids: list[int], limit: int = 20) -> list[Trans
     )
 
 
-def open_reservations(*, account_ids: list[int]) -> QuerySet[Transfer]:
-    """Pending transfers to the accounts that are neither posted nor voided yet."""
+def open_reservations(*, account_ids: list[int], outgoing: bool = False) -> QuerySet[Transfer]:
+    """Pending transfers that are neither posted nor voided yet: to the accounts (money
+    reserved for their holders), or with `outgoing` from them (money the holders asked to move
+    that waits for approval)."""
+    side = "debit_account_id__in" if outgoing else "credit_account_id__in"
     return (
         Transfer.objects.filter(
-            kind=TransferKind.PENDING, credit_account_id__in=account_ids, resolutions__isnull=True
+            kind=TransferKind.PENDING, resolutions__isnull=True, **{side: account_ids}
         )
         .select_related("debit_account", "credit_account")
         .order_by("sequence")
@@ -78,15 +81,3 @@ def account_by_code(*, code: str) -> Account | None:
 def account_find(*, account_id: int) -> Account | None:
     """The account with this id, or None."""
     return Account.objects.filter(pk=account_id).first()
-
-
-def open_reservations_out(*, account_ids: list[int]) -> QuerySet[Transfer]:
-    """Pending transfers from the accounts that are neither posted nor voided yet (money the
-    holders asked to move that waits for approval)."""
-    return (
-        Transfer.objects.filter(
-            kind=TransferKind.PENDING, debit_account_id__in=account_ids, resolutions__isnull=True
-        )
-        .select_related("debit_account", "credit_account")
-        .order_by("sequence")
-    )

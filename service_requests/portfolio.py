@@ -132,7 +132,7 @@ def _context(user: User) -> dict[str, Any]:
         "accounts": accounts,
         "positions": [positions[a.pk] for a in accounts if a.pk in positions],
         "reservations": ledger_selectors.open_reservations(account_ids=ids),
-        "outgoing": ledger_selectors.open_reservations_out(account_ids=ids),
+        "outgoing": ledger_selectors.open_reservations(account_ids=ids, outgoing=True),
         "transfers": ledger_selectors.transfers_touching(account_ids=ids),
         "own_ids": set(ids),
     }
