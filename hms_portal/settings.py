@@ -181,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "service_requests.tasks.flush_notification_outbox",
         "schedule": env.int("HMS_OUTBOX_FLUSH_SECONDS", default=60),
     },
+    "purge-stale-drafts": {
+        "task": "service_requests.tasks.purge_stale_drafts",
+        "schedule": 3600,
+    },
     "void-expired-pending-transfers": {
         "task": "ledger.tasks.void_expired_pending",
         "schedule": 60,

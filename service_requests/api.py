@@ -362,12 +362,10 @@ def _steps() -> dict[str, Callable[[Any, int, dict[str, Any]], Any]]:
         "assign": lambda actor, pk, d: services.request_assign(
             actor=actor, request_id=pk, assignee=_assignee(d["assignee"])
         ),
-    }
-    withdraw = getattr(services, "request_withdraw", None)
-    if withdraw is not None:
-        steps["withdraw"] = lambda actor, pk, d: withdraw(
+        "withdraw": lambda actor, pk, d: services.request_withdraw(
             actor=actor, request_id=pk, reason=d["message"]
-        )
+        ),
+    }
     return steps
 
 

@@ -9,7 +9,7 @@ from datetime import date
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import CLOSED_STATUSES, ServiceRequest, Status
+from .models import ServiceRequest, Status
 
 MEANING = {
     Status.SUBMITTED: _("We have your request. It is waiting for a reviewer."),
@@ -73,7 +73,7 @@ def status_story(request: ServiceRequest, *, today: date | None = None) -> Statu
     """The plain-words status of `request`; the target date only while it is still open."""
     status = request.status
     today = today or timezone.localdate()
-    open_ = status not in CLOSED_STATUSES
+    open_ = not request.is_closed
     target = request.target_date if open_ else None
     return StatusStory(
         label=str(request.get_status_display()),

@@ -293,7 +293,7 @@ def _submit(
         request,
         kind=EventKind.SUBMITTED,
         actor=actor,
-        message=f"We received your request for {service_type.name}.",
+        message=standard.english(standard.RECEIVED, service=service_type.name),
         notify=True,
     )
     return request
@@ -393,7 +393,7 @@ def request_start_review(*, actor: User, request_id: int) -> ServiceRequest:
         request,
         kind=EventKind.REVIEW_STARTED,
         actor=actor,
-        message="A reviewer is looking at your request.",
+        message=standard.english(standard.REVIEW_STARTED),
     )
     return request
 
@@ -464,7 +464,7 @@ def request_recommend(*, actor: User, request_id: int, note: str = "") -> Servic
         request,
         kind=EventKind.RECOMMENDED,
         actor=actor,
-        message="Your request was reviewed and sent to a supervisor for approval.",
+        message=standard.english(standard.RECOMMENDED),
     )
     return request
 
@@ -495,19 +495,15 @@ def _fund_claim(request: ServiceRequest, *, actor: User) -> None:
         request.fund()
         kind, message = (
             EventKind.FUNDED,
-            (
-                f"{format_money(claim.granted_minor, claim.currency)} is reserved for you. "
-                "You will be told when it is paid."
+            standard.english(
+                standard.FUNDED, amount=format_money(claim.granted_minor, claim.currency)
             ),
         )
     else:
         request.wait_for_funds()
         kind, message = (
             EventKind.AWAITING_FUNDS,
-            (
-                "Your request is approved. The program's fund cannot cover it yet; it will be paid "
-                "in turn as funds arrive."
-            ),
+            standard.english(standard.AWAITING_FUNDS),
         )
     _save(request, actor=actor, reason=kind)
     _event(request, kind=kind, actor=actor, message=message, notify=True)
@@ -537,7 +533,7 @@ def request_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> 
             message=(
                 f"Returned to review by {decision.decided_by_label}: {decision.reason}"
                 if returned
-                else "You recalled your request from approval; it is back in review."
+                else standard.english(standard.RECALLED)
             ),
         )
         return
@@ -549,14 +545,19 @@ def request_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> 
     request.approve()
     _save(request, actor=actor, reason="approved")
     if request.service_type.is_funding:
-        _event(request, kind=EventKind.APPROVED, actor=actor, message="Your request was approved.")
+        _event(
+            request,
+            kind=EventKind.APPROVED,
+            actor=actor,
+            message=standard.english(standard.APPROVED),
+        )
         _fund_claim(request, actor=actor)
     else:
         _event(
             request,
             kind=EventKind.APPROVED,
             actor=actor,
-            message="Your request was approved. Staff will now carry it out.",
+            message=standard.english(standard.APPROVED_STAFF),
             notify=True,
         )
 
@@ -565,10 +566,12 @@ def request_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> 
 def request_fulfil(*, actor: User, request_id: int) -> ServiceRequest:
     """Staff mark the request fulfilled; for a funded request the obligation is posted."""
     request = _step(actor=actor, request_id=request_id, transition="fulfil", action="fulfilled")
-    message = "Your request has been fulfilled."
+    message = standard.english(standard.FULFILLED)
     if request.claim_id is not None:
         claim = allocations.claim_pay(actor=actor, claim_id=request.claim_id)
-        message = f"{format_money(claim.granted_minor, claim.currency)} has been paid to you."
+        message = standard.english(
+            standard.PAID, amount=format_money(claim.granted_minor, claim.currency)
+        )
     _save(request, actor=actor, reason="fulfilled")
     _event(request, kind=EventKind.FULFILLED, actor=actor, message=message, notify=True)
     return request
@@ -596,8 +599,8 @@ def requests_fund_waiting(*, actor: User, fund_id: int) -> list[ServiceRequest]:
             request,
             kind=EventKind.FUNDED,
             actor=actor,
-            message=(
-                f"{format_money(claim.granted_minor, claim.currency)} is now reserved for you."
+            message=standard.english(
+                standard.FUNDED_LATER, amount=format_money(claim.granted_minor, claim.currency)
             ),
             notify=True,
         )

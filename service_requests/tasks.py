@@ -101,10 +101,15 @@ def flush_notification_outbox() -> int:
     )
     for draft_id in drafts:
         send_draft_verification.delay(str(draft_id))
+    return len(ids) + len(drafts)
+
+
+@shared_task
+def purge_stale_drafts() -> int:
+    """Beat, hourly: delete unfinished filing drafts (and their files) left untouched too long."""
     from .filing import drafts_purge
 
-    drafts_purge()
-    return len(ids) + len(drafts)
+    return drafts_purge()
 
 
 @shared_task(**EMAIL_TASK_OPTIONS)

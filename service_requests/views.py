@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from django.conf import settings
@@ -72,41 +71,29 @@ def request_new(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     service_types = selectors.service_types_open()
-    if request.method == "POST":
-        form = RequestForm(request.POST, request.FILES, service_types=service_types)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                created, is_new = services.request_submit(
-                    actor=request.user,  # type: ignore[arg-type]
-                    submission_token=data["submission_token"],
-                    language=getattr(request, "LANGUAGE_CODE", "en"),
-                    **views_filing.submit_fields(form, form),
-                )
-            except services.RequestError as error:
-                form.add_error(None, error.messages[0])
-            else:
-                if not is_new:
-                    messages.info(request, _("This request was already submitted."))
-                elif data["attachments"]:
-                    _attach(request, created, [c.upload for c in data["attachments"]])
-                return redirect("service_requests:confirmation", created.tracking_number)
-    else:
-        user = request.user
-        initial = {
-            "submission_token": uuid.uuid4(),
-            "contact_email": user.email,  # type: ignore[union-attr]
-            "contact_name": user.get_full_name(),  # type: ignore[union-attr]
-        }
-        chosen = request.GET.get("service")
-        if chosen:
-            initial["service_type"] = service_types.filter(code=chosen).first()
-        form = RequestForm(initial=initial, service_types=service_types)
+    form = RequestForm(request.POST, request.FILES, service_types=service_types)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            created, is_new = services.request_submit(
+                actor=request.user,  # type: ignore[arg-type]
+                submission_token=data["submission_token"],
+                language=getattr(request, "LANGUAGE_CODE", "en"),
+                **views_filing.submit_fields(form, form),
+            )
+        except services.RequestError as error:
+            form.add_error(None, error.messages[0])
+        else:
+            if not is_new:
+                messages.info(request, _("This request was already submitted."))
+            elif data["attachments"]:
+                _attach(request, created, [c.upload for c in data["attachments"]])
+            return redirect("service_requests:confirmation", created.tracking_number)
     return render(
         request,
         "service_requests/new.html",
         {"form": form, "funding_codes": [t.pk for t in service_types if t.is_funding]},
-        status=400 if form.is_bound else 200,
+        status=400,
     )
 
 

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail, signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -362,6 +363,8 @@ def test_stale_drafts_are_purged_with_their_files(client, civilian, inspection, 
     assert filing.drafts_purge(older_than=timedelta(seconds=-1)) >= 1
     assert not RequestDraft.objects.exists()
     assert not path.exists()
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["purge-stale-drafts"]
+    assert schedule["task"] == "service_requests.tasks.purge_stale_drafts"
 
 
 def test_emailed_links_are_rate_limited_per_address(
