@@ -31,7 +31,7 @@ def round_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "allocations/round_list.html",
-        {"rounds": rounds, "voting": voting, "labels": rules.LABELS},
+        {"rounds": rounds, "voting": voting},
     )
 
 
@@ -109,7 +109,6 @@ def round_vote(request: HttpRequest, round_id: int) -> HttpResponse:
             "is_open": is_open,
             "ballot": ballot,
             "chosen": [p for p in projects if p.claim_id in set(chosen)],
-            "rule_label": rules.LABELS.get(round_.rule, round_.rule),
         },
         status=status,
     )

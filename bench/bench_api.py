@@ -35,7 +35,6 @@ from typing import Any
 from bench import seed
 from bench.bench_submission import _django_env, _flush_redis, _gunicorn, _run
 from bench.common import ensure_database
-from bench.seed import seed_requests as seed_requests  # bench_public seeds through it
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 

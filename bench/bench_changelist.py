@@ -17,11 +17,10 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from bench import seed
-from bench.common import bench_database, ensure_database, setup_django
+from bench.common import bench_database, ensure_database, percentile_95, setup_django, timed_ms
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hms_bench"
 ROWS = 1_000_000
@@ -53,21 +52,6 @@ def _seed(world: dict[str, Any]) -> None:
     print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def _time(run: Callable[[], object], runs: int = RUNS) -> list[float]:
-    for _ in range(WARMUP):
-        run()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
-
-
 def _main_select(queries: list[dict[str, str]]) -> str:
     """The changelist's page query: the ordered SELECT of request rows (LIMIT when paged)."""
     for query in queries:
@@ -81,7 +65,7 @@ def _raw_timings(url: str, sql: str) -> list[float]:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        return _time(lambda: conn.execute(sql).fetchall())
+        return timed_ms(lambda: conn.execute(sql).fetchall(), runs=RUNS, warmup=WARMUP)
 
 
 def main() -> int:
@@ -137,13 +121,15 @@ def main() -> int:
                 if response.status_code != 200:
                     raise RuntimeError(f"{path} answered {response.status_code}")
 
-            timings = _time(get)
+            timings = timed_ms(get, runs=RUNS, warmup=WARMUP)
             with CaptureQueriesContext(connection) as captured:
                 get()
             counts[label] = len(captured)
             raw = _raw_timings(url, _main_select(captured.captured_queries))
             median, raw_median = statistics.median(timings), statistics.median(raw)
-            rows.append((persona, label, median, _p95(timings), raw_median, median / raw_median))
+            rows.append(
+                (persona, label, median, percentile_95(timings), raw_median, median / raw_median)
+            )
             if label in TARGETED and median >= TARGET_MEDIAN_MS:
                 failed = True
         query_counts[persona] = counts

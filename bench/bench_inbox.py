@@ -23,12 +23,10 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bench.bench_changelist import _p95
-from bench.common import bench_database, ensure_database, setup_django
+from bench.common import bench_database, ensure_database, percentile_95, setup_django, timed_ms
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_inbox"
 CASES = 10_000
@@ -196,17 +194,6 @@ def _seed(world: dict[str, Any]) -> None:
         cursor.execute("ANALYZE")
 
 
-def _time(run: Callable[[], object], runs: int = RUNS) -> list[float]:
-    for _ in range(WARMUP):
-        run()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
-
-
 def _main_select(queries: list[dict[str, str]]) -> str:
     for query in queries:
         sql = query["sql"]
@@ -254,15 +241,17 @@ def main() -> int:
             if response.status_code != 200:
                 raise RuntimeError(f"{path} answered {response.status_code}")
 
-        timings = _time(get)
+        timings = timed_ms(get, runs=RUNS, warmup=WARMUP)
         with CaptureQueriesContext(connection) as captured:
             get()
         counts[label] = len(captured)
         sql = _main_select(captured.captured_queries)
         with psycopg.connect(url) as conn:
-            raw = _time(lambda sql=sql, conn=conn: conn.execute(sql).fetchall())
+            raw = timed_ms(
+                lambda sql=sql, conn=conn: conn.execute(sql).fetchall(), runs=RUNS, warmup=WARMUP
+            )
         median = statistics.median(timings)
-        rows.append((label, median, _p95(timings), statistics.median(raw)))
+        rows.append((label, median, percentile_95(timings), statistics.median(raw)))
         if median >= TARGET_MEDIAN_MS:
             failed = True
 

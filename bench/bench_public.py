@@ -131,7 +131,7 @@ def _prepare(clients: int, rows: int) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.bench_api import seed_requests
+    from bench.seed import seed_requests
     from governance.models import Program
     from service_requests import services
     from service_requests.models import ServiceRequest, ServiceType

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import statistics
+import time
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -37,3 +40,20 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+def timed_ms(run: Callable[[], object], *, runs: int = 30, warmup: int = 5) -> list[float]:
+    """Milliseconds of each of `runs` calls of `run`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        run()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def percentile_95(values: list[float]) -> float:
+    """The 95th percentile of `values`."""
+    return statistics.quantiles(values, n=20)[-1]
