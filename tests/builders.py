@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from governance.models import ApprovalCase
@@ -21,6 +22,21 @@ def submitted(
         amount_minor=amount_minor,
     )
     return request
+
+
+def filing_form(chosen: Any, /, **overrides: Any) -> dict[str, Any]:
+    """A complete one-page filing form (`POST /requests/new/`) for the service `chosen`, with a
+    fresh one-time token; `overrides` replace or add fields (None drops one)."""
+    data: dict[str, Any] = {
+        "service_type": str(chosen.pk),
+        "description": "The stairs to the basement are loose and one step is missing.",
+        "contact_name": "Alice Example",
+        "contact_email": "alice@example.test",
+        "contact_phone": "",
+        "submission_token": str(uuid.uuid4()),
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def pending_approval(

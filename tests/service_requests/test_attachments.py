@@ -3,7 +3,6 @@ served only to the requester and to staff who may see the request, names sanitis
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from service_requests import services
 from service_requests.attachments import PrivateStorage
 from service_requests.models import Attachment, RequestEvent, ServiceRequest
-from tests.builders import submitted
+from tests.builders import filing_form, submitted
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -23,17 +22,7 @@ def _file(name: str, content: bytes, content_type: str = "application/pdf") -> S
     return SimpleUploadedFile(name, content, content_type=content_type)
 
 
-def _form(service_type, **overrides):  # type: ignore[no-untyped-def]
-    data = {
-        "service_type": str(service_type.pk),
-        "description": "The stairs to the basement are loose and one step is missing.",
-        "contact_name": "Alice Example",
-        "contact_email": "alice@example.test",
-        "contact_phone": "",
-        "submission_token": str(uuid.uuid4()),
-    }
-    data.update(overrides)
-    return data
+_form = filing_form
 
 
 def test_files_are_added_when_filing_and_kept_privately(

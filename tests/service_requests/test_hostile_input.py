@@ -3,28 +3,16 @@ a clear message, nothing half-done is stored, and nothing is reflected unescaped
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from service_requests.models import RequestEvent, ServiceRequest
-from tests.builders import submitted
+from tests.builders import filing_form, submitted
 
 NEW = "/requests/new/"
 SCRIPT = "<script>alert('owned')</script>"
 
 
-def _form(service_type, **overrides):  # type: ignore[no-untyped-def]
-    data = {
-        "service_type": str(service_type.pk),
-        "description": "The stairs to the basement are loose and one step is missing.",
-        "contact_name": "Alice Example",
-        "contact_email": "alice@example.test",
-        "contact_phone": "",
-        "submission_token": str(uuid.uuid4()),
-    }
-    data.update(overrides)
-    return data
+_form = filing_form
 
 
 def _nothing_stored() -> None:

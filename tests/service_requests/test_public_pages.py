@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.core import mail
 from django.urls import reverse
 
 from service_requests.models import RequestEvent, ServiceRequest
-from tests.builders import submitted
+from tests.builders import filing_form, submitted
 
 NEW = "/requests/new/"
 
 
 def _form(chosen, **overrides):  # type: ignore[no-untyped-def]
-    data = {
-        "service_type": str(chosen.pk),
-        "description": "My hours were cut and I am two months behind on rent.",
-        "amount": "1,250.50",
-        "contact_name": "Alice Example",
-        "contact_email": "alice@example.test",
-        "contact_phone": "",
-        "submission_token": str(uuid.uuid4()),
-    }
-    data.update(overrides)
-    return data
+    return filing_form(
+        chosen,
+        **{
+            "description": "My hours were cut and I am two months behind on rent.",
+            "amount": "1,250.50",
+            **overrides,
+        },
+    )
 
 
 def test_anonymous_visitor_is_sent_to_sign_in(client, rent_help):

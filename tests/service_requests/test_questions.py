@@ -3,12 +3,11 @@ not; the answers are stored with the request and shown to the civilian and to st
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from service_requests import services
 from service_requests.models import QuestionKind, ServiceQuestion, ServiceRequest
+from tests.builders import filing_form
 
 NEW = "/requests/new/"
 
@@ -44,19 +43,8 @@ def asked(inspection):  # type: ignore[no-untyped-def]
 
 
 def _form(service_type, **overrides):  # type: ignore[no-untyped-def]
-    data = {
-        "service_type": str(service_type.pk),
-        "description": "The stairs to the basement are loose and one step is missing.",
-        "contact_name": "Alice Example",
-        "contact_email": "alice@example.test",
-        "contact_phone": "",
-        "submission_token": str(uuid.uuid4()),
-        "q_household": "3",
-        "q_visit-from": "2026-12-01",
-        "q_rooms": ["2", "3"],
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
+    answers = {"q_household": "3", "q_visit-from": "2026-12-01", "q_rooms": ["2", "3"]}
+    return filing_form(service_type, **{**answers, **overrides})
 
 
 def test_the_form_asks_the_chosen_services_questions(client, civilian, asked, rent_help):
