@@ -8,9 +8,22 @@ class ServiceRequestsConfig(AppConfig):
     verbose_name = "Service requests"
 
     def ready(self) -> None:
-        from governance import registry
+        from django.db.models.signals import post_delete, post_save
 
-        from . import services
+        from allocations.models import Fund
+        from governance import registry
+        from governance.models import Program
+
+        from . import selectors, services
+        from .models import ServiceQuestion, ServiceType
+
+        for model in (ServiceType, ServiceQuestion, Program, Fund):
+            for name, signal in (("save", post_save), ("delete", post_delete)):
+                signal.connect(
+                    selectors.filing_services_changed,
+                    sender=model,
+                    dispatch_uid=f"service-requests-filing-{model.__name__}-{name}",
+                )
 
         registry.register(services.SUBJECT_KIND, services.request_on_decision)
         transfers = import_module("service_requests.transfers")

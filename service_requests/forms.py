@@ -20,6 +20,7 @@ from .models import (
     ServiceQuestion,
     ServiceType,
 )
+from .selectors import service_type_for_filing
 from .services import (
     RequestError,
     attachments_validate,
@@ -115,14 +116,14 @@ def question_field(question: ServiceQuestion) -> forms.Field:
     )
 
 
-def _chosen_service(form: forms.Form, service_types: Any) -> Any:
-    """The service chosen in the posted data (read once, with its questions), else in the
-    initial data."""
+def _chosen_service(form: forms.Form) -> Any:
+    """The service chosen in the posted data (an open one, with its questions, from the
+    filing cache), else in the initial data."""
     if not form.is_bound:
         return form.initial.get("service_type")
     raw = str(form.data.get("service_type") or "")
     if raw.isdigit() and len(raw) < 19:
-        return service_types.filter(pk=int(raw)).prefetch_related("questions").first()
+        return service_type_for_filing(pk=int(raw))
     return None
 
 
@@ -171,7 +172,7 @@ class DetailsForm(forms.Form):
         field = self.fields["service_type"]
         field.queryset = service_types  # type: ignore[attr-defined]
         # The chosen service's extra questions, placed after the description.
-        chosen = _chosen_service(self, service_types)
+        chosen = _chosen_service(self)
         if self.is_bound:
             field.known = chosen  # type: ignore[attr-defined]
         self.questions: list[ServiceQuestion] = list(chosen.questions.all()) if chosen else []

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any, cast
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.crypto import constant_time_compare
 
+from governance.models import Program
 from governance.selectors import programs_decided_by, programs_reviewed_by
 
-from .models import RequestEvent, ServiceRequest, ServiceType
+from .models import RequestEvent, ServiceQuestion, ServiceRequest, ServiceType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -19,6 +23,64 @@ VIEW_ALL_PERMISSION = "service_requests.view_all_requests"
 
 def service_types_open() -> QuerySet[ServiceType]:
     return ServiceType.objects.filter(active=True).select_related("program", "fund")
+
+
+# The service a civilian files for, read on every filing post and step: kept in the cache with
+# its program, fund and questions (one cache read instead of two queries). Saving or deleting a
+# service type, one of its questions, its program or its fund drops its entry, at once and again
+# on commit; the timeout bounds what a change made around the signals (a raw `UPDATE`) leaves.
+FILING_SERVICE_CACHE_KEY = "service_requests:filing-service:v1:{pk}"
+FILING_SERVICE_TIMEOUT = 300
+
+
+# Services changed in this thread's open transaction: read from the database, never cached,
+# until it ends (a rolled-back change must leave nothing behind in the cache).
+_changing = threading.local()
+
+
+def _changed_in_transaction() -> set[int]:
+    if not transaction.get_connection().in_atomic_block:
+        _changing.pks = set()
+    return cast(set[int], getattr(_changing, "pks", set()))
+
+
+def service_type_for_filing(*, pk: int) -> ServiceType | None:
+    """The open service type `pk` with its program, fund and questions, or None when no open
+    service has that id. Callers get their own copy: changing it changes nothing shared."""
+    key = FILING_SERVICE_CACHE_KEY.format(pk=pk)
+    changing = pk in _changed_in_transaction()
+    found = None if changing else cache.get(key)
+    if found is None:
+        found = service_types_open().filter(pk=pk).prefetch_related("questions").first()
+        if not changing:
+            # False marks "no open service with that id": a wrong id is not read again either.
+            cache.set(key, found if found is not None else False, FILING_SERVICE_TIMEOUT)
+    return found or None
+
+
+def forget_filing_services(pks: list[int]) -> None:
+    """Drop the cached filing services `pks`, now and once the current transaction commits;
+    until it ends, this thread reads them from the database."""
+    keys = [FILING_SERVICE_CACHE_KEY.format(pk=pk) for pk in pks]
+    if not keys:
+        return
+    if transaction.get_connection().in_atomic_block:
+        _changing.pks = _changed_in_transaction() | set(pks)
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def filing_services_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """`post_save`/`post_delete` of a service type, a question, a program or a fund: drop the
+    filing cache of the service types it belongs to."""
+    if isinstance(instance, ServiceType):
+        pks = [instance.pk]
+    elif isinstance(instance, ServiceQuestion):
+        pks = [instance.service_type_id]
+    else:
+        field = "program" if isinstance(instance, Program) else "fund"
+        pks = list(ServiceType.objects.filter(**{field: instance}).values_list("pk", flat=True))
+    forget_filing_services(pks)
 
 
 def service_types_search(*, query: str) -> QuerySet[ServiceType]:
