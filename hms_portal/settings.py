@@ -159,6 +159,14 @@ CACHES["layout"] = {
     "LOCATION": "hms-layout",
     "TIMEOUT": 3600,
 }
+# Rendered parts of a civilian's request page, keyed by a version of everything they show
+# (service_requests.views._page_version), so each process keeps its own copy in memory too.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "hms-pages",
+    "TIMEOUT": 600,
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

@@ -134,7 +134,9 @@ def request_of_civilian(
     *, user: User | AnonymousUser, tracking_number: str
 ) -> ServiceRequest | None:
     """One of the civilian's own requests, or None (someone else's request does not exist)."""
-    return requests_of_civilian(user=user).filter(tracking_number=tracking_number).first()
+    # Tracking numbers are unique: no ordering to compile or sort by.
+    found = requests_of_civilian(user=user).filter(tracking_number=tracking_number).order_by()
+    return next(iter(found[:1]), None)
 
 
 def request_by_tracking_number(*, tracking_number: str) -> ServiceRequest | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -184,20 +187,68 @@ def _tracked(request: HttpRequest, tracking_number: str) -> bool:
     return tracking_number in _live(session.get(TRACK_SESSION_KEY, {}))
 
 
+# How long a rendered part of a request page is kept (cache alias `pages`, per process). Its
+# key holds everything the part shows that can change: see `_page_version`.
+PAGE_FRAGMENT_SECONDS = 600
+
+
+def _page_version(
+    found: ServiceRequest,
+    *,
+    owner: bool,
+    timeline: list[Any],
+    attachments: list[Any],
+    rated: Any,
+    fresh_forms: bool,
+) -> str:
+    """The key of the request page's cached parts: the request as last saved (every change of
+    status or field saves it, bulk paths included), its public events and documents, the rating,
+    whether the viewer is its civilian, the day (the target date turns overdue) and the time
+    zone. A page showing a refused form's errors gets a key of its own that is never reused."""
+    if not fresh_forms:
+        return f"refused-{uuid.uuid4().hex}"
+    parts = [
+        found.pk,
+        found.status,
+        found.updated_at.timestamp(),
+        int(owner),
+        len(timeline),
+        timeline[-1].pk if timeline else 0,
+        ".".join(str(a.pk) for a in attachments),
+        rated.pk if rated is not None else 0,
+        timezone.localdate().isoformat(),
+        timezone.get_current_timezone_name(),
+    ]
+    return ":".join(str(part) for part in parts)
+
+
 def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -> dict[str, Any]:
     owner = request.user.is_authenticated and found.requester_id == request.user.pk
     rated = getattr(found, "satisfaction", None) if found.status in RATABLE_STATUSES else None
+    timeline = selectors.public_timeline(request=found)
+    attachments = list(found.attachments.all())
+    fresh_forms = not any(form is not None for form in forms.values())
     context: dict[str, Any] = {
         "req": found,
         "owner": owner,
-        "story": status_story(found),
-        "answers": answers_for_display(found),
-        "timeline": selectors.public_timeline(request=found),
+        # Worked out only when a part showing them is rendered, not when it comes from the cache.
+        "story": SimpleLazyObject(lambda: status_story(found)),
+        "answers": SimpleLazyObject(lambda: answers_for_display(found)),
+        "timeline": timeline,
+        "page_version": _page_version(
+            found,
+            owner=owner,
+            timeline=timeline,
+            attachments=attachments,
+            rated=rated,
+            fresh_forms=fresh_forms,
+        ),
+        "fragment_seconds": PAGE_FRAGMENT_SECONDS if fresh_forms else 0,
         "info_form": None,
         "withdraw_form": None,
         "satisfaction_form": None,
         "satisfaction": rated,
-        "attachments": list(found.attachments.all()),
+        "attachments": attachments,
         "attachments_form": None,
     }
     if owner:

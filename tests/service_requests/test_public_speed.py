@@ -5,6 +5,7 @@ its grant in a signed, expiring cookie bound to the tracking number instead of a
 
 from __future__ import annotations
 
+import re
 import time
 from unittest import mock
 
@@ -29,6 +30,11 @@ def _page(client, path: str = "/") -> str:  # type: ignore[no-untyped-def]
     response = client.get(path)
     assert response.status_code == 200
     return response.content.decode()
+
+
+def _tokenless(html: str) -> str:
+    """The page without its form tokens (masked afresh on every response)."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
 
 
 # --- The cached layout -------------------------------------------------------------------------
@@ -143,11 +149,98 @@ def test_a_request_with_answers_reads_its_questions_once(
     )
     client.force_login(civilian)
     path = f"/requests/{request.tracking_number}/"
-    client.get(path)
+    # The first view renders the answers: the four queries and the questions.
     with django_assert_num_queries(5):
+        first = client.get(path).content.decode()
+    # The next one takes the rendered part from the cache and reads no questions.
+    with django_assert_num_queries(4):
         text = client.get(path).content.decode()
+    assert _tokenless(text) == _tokenless(first)
     assert "Which floor?" in text
     assert "Second" in text
+
+
+# --- The request page's cached parts ---------------------------------------------------------
+
+
+def test_the_request_page_shows_every_change_at_once(client, civilian, reviewer, inspection):
+    request = submitted(civilian, inspection)
+    client.force_login(civilian)
+    path = f"/requests/{request.tracking_number}/"
+    assert "It is waiting for a reviewer." in _page(client, path)
+    services.request_start_review(actor=reviewer, request_id=request.pk)
+    reviewing = _page(client, path)
+    assert "It is waiting for a reviewer." not in reviewing
+    assert reviewing.count('class="usa-process-list__item"') == 2
+    services.request_ask_info(actor=reviewer, request_id=request.pk, message="Which floor?")
+    asked = _page(client, path)
+    assert "Which floor?" in asked
+    assert "Send my answer" in asked
+    services.attachments_add(
+        actor=civilian,
+        request_id=request.pk,
+        files=[SimpleUploadedFile("floor-plan.pdf", PDF, content_type="application/pdf")],
+    )
+    assert "floor-plan.pdf" in _page(client, path)
+
+
+def test_a_refused_form_shows_its_errors_and_never_reaches_the_cache(client, civilian, inspection):
+    request = submitted(civilian, inspection)
+    client.force_login(civilian)
+    path = f"/requests/{request.tracking_number}/"
+    fresh = _page(client, path)
+    refused = client.post(f"{path}withdraw/", {"reason": "Fixed it myself."})
+    assert refused.status_code == 400
+    text = refused.content.decode()
+    withdraw = text.split('id="withdraw"', 1)[1]
+    assert "usa-form-group--error" in withdraw
+    assert "Tick the box to confirm" in withdraw
+    assert "Fixed it myself." in withdraw
+    again = _page(client, path)
+    assert "usa-form-group--error" not in again
+    assert "Fixed it myself." not in again
+    assert _tokenless(again) == _tokenless(fresh)
+
+
+def test_the_owner_and_a_tracking_visitor_each_get_their_own_page(
+    client, civilian, inspection, fresh_rate_limits
+):
+    request = submitted(civilian, inspection)
+    path = f"/requests/{request.tracking_number}/"
+    client.force_login(civilian)
+    owner = _page(client, path)
+    visitor = client.__class__()
+    assert _lookup(visitor, request).status_code == 302
+    seen = _page(visitor, path)
+    assert "Withdraw this request" in owner
+    assert "Withdraw this request" not in seen
+    assert "You are seeing this request through its tracking number." in seen
+    assert "You are seeing this request through its tracking number." not in owner
+    client.cookies["django_language"] = "es"
+    spanish = _page(client, path)
+    assert "Retirar esta solicitud" in spanish
+    assert "Withdraw this request" not in spanish
+
+
+def test_each_session_gets_its_own_form_tokens(civilian, inspection):
+    from django.test import Client
+
+    request = submitted(civilian, inspection)
+    path = f"/requests/{request.tracking_number}/"
+    tokens = []
+    for _ in range(2):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(civilian)
+        page = _page(browser, path)
+        withdraw = page.split('id="withdraw"', 1)[1]
+        token = withdraw.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+        tokens.append((browser, token))
+    assert tokens[0][1] != tokens[1][1]
+    first, token = tokens[0]
+    response = first.post(
+        f"{path}withdraw/", {"csrfmiddlewaretoken": token, "reason": "", "confirm": "on"}
+    )
+    assert response.status_code == 302
 
 
 # --- The lookup's grant ------------------------------------------------------------------------
