@@ -61,7 +61,7 @@ from bench.bench_submission import (
     _ready,
     _run,
 )
-from bench.common import ensure_database
+from bench.common import ensure_database, server_cpu_seconds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -236,7 +236,7 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
     from `begin` + warm-up to the end of the phase."""
     method, path, body, headers, expected = _request_of(job)
     conn = http.client.HTTPConnection(HOST, job["port"], timeout=30)
-    count = errors = 0
+    count = errors = served = 0
     samples: list[str] = []
     latencies: list[float] = []
     time.sleep(max(0.0, job["begin"] - time.time()))
@@ -259,6 +259,7 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
             problem = f"{type(error).__name__}: {error}"
             conn.close()
         ended = time.time()
+        served += 1
         if began < start:
             continue
         if problem:
@@ -269,7 +270,13 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
             count += 1
             latencies.append(ended - began)
     conn.close()
-    return {"count": count, "errors": errors, "samples": samples, "latencies": latencies}
+    return {
+        "count": count,
+        "errors": errors,
+        "samples": samples,
+        "latencies": latencies,
+        "served": served,
+    }
 
 
 def _phase(pool: Any, kind: str, common: dict[str, Any], config: Config) -> PhaseResult:
@@ -286,11 +293,10 @@ def _phase(pool: Any, kind: str, common: dict[str, Any], config: Config) -> Phas
         for index in range(config.clients)
     ]
     result = PhaseResult(kind=kind, seconds=config.seconds)
+    cpu_before = server_cpu_seconds(common["port"])
     for part in pool.map(_client_loop, jobs, chunksize=1):
-        result.count += part["count"]
-        result.errors += part["errors"]
-        result.error_samples += part["samples"]
-        result.latencies += part["latencies"]
+        result.add(part)
+    result.server_cpu = server_cpu_seconds(common["port"]) - cpu_before
     return result
 
 
@@ -525,10 +531,7 @@ def _report(phases: list[PhaseResult]) -> bool:
     for kind in KINDS:
         merged = PhaseResult(kind=kind, seconds=sum(r.seconds for r in phases if r.kind == kind))
         for result in (r for r in phases if r.kind == kind):
-            merged.count += result.count
-            merged.errors += result.errors
-            merged.latencies += result.latencies
-            merged.error_samples += result.error_samples
+            merged.extend(result)
         pooled[kind] = merged
     print("all rounds pooled:")
     for kind in KINDS:
@@ -545,7 +548,9 @@ def _report(phases: list[PhaseResult]) -> bool:
         print(
             f"{kind}: median {median:.1f} ms (target < {TARGET_MEDIAN_MS:g} ms, errors "
             f"{pooled[kind].errors}); x{median / ping:.1f} the bare view, x{median / static:.1f} "
-            f"the static file: {'PASS' if passed else 'FAIL'}",
+            f"the static file; server CPU {pooled[kind].server_cpu_ms:.2f} ms/req "
+            f"(x{pooled[kind].server_cpu_ms / (pooled['ping'].server_cpu_ms or 1e-9):.1f} the "
+            f"bare view's): {'PASS' if passed else 'FAIL'}",
             flush=True,
         )
     return met

@@ -40,7 +40,7 @@ from typing import Any
 import psycopg
 import redis
 
-from bench.common import ensure_database
+from bench.common import ensure_database, server_cpu_seconds
 from bench.submission_prep import DESCRIPTION, submission_form
 from bench.views import BARE_TABLE, BARE_TABLE_SQL
 
@@ -91,6 +91,14 @@ class PhaseResult:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    # Every answer of the phase (warm-up included) and the server's CPU seconds meanwhile.
+    served: int = 0
+    server_cpu: float = 0.0
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """The server's CPU milliseconds per request answered (0 when nothing was answered)."""
+        return self.server_cpu * 1000 / self.served if self.served else 0.0
 
     @property
     def rps(self) -> float:
@@ -109,8 +117,26 @@ class PhaseResult:
         """One printable line of this phase's figures."""
         return (
             f"{self.kind:<7} {self.rps:8.1f} req/s  p50 {self.percentile(0.5):6.1f} ms  "
-            f"p95 {self.percentile(0.95):6.1f} ms  ok {self.count:6d}  errors {self.errors}"
+            f"p95 {self.percentile(0.95):6.1f} ms  ok {self.count:6d}  errors {self.errors}  "
+            f"server CPU {self.server_cpu_ms:5.2f} ms/req"
         )
+
+    def add(self, part: dict[str, Any]) -> None:
+        """Merge one client's figures."""
+        self.count += part["count"]
+        self.errors += part["errors"]
+        self.error_samples += part["samples"]
+        self.latencies += part["latencies"]
+        self.served += part["served"]
+
+    def extend(self, other: PhaseResult) -> None:
+        """Pool another phase's figures of the same kind into this one."""
+        self.count += other.count
+        self.errors += other.errors
+        self.error_samples += other.error_samples
+        self.latencies += other.latencies
+        self.served += other.served
+        self.server_cpu += other.server_cpu
 
 
 def _django_env(config: Config) -> dict[str, str]:
@@ -230,7 +256,7 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
     path, expected = (SUBMIT_PATH, 302) if kind == "submit" else (BARE_PATH, 201)
     conn = http.client.HTTPConnection(HOST, job["port"], timeout=30)
-    count = errors = 0
+    count = errors = served = 0
     samples: list[str] = []
     latencies: list[float] = []
     time.sleep(max(0.0, job["begin"] - time.time()))
@@ -259,6 +285,7 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
             problem = f"{type(error).__name__}: {error}"
             conn.close()
         ended = time.time()
+        served += 1
         if began < start:
             continue  # warm-up: not counted
         if problem:
@@ -269,7 +296,13 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
             count += 1
             latencies.append(ended - began)
     conn.close()
-    return {"count": count, "errors": errors, "samples": samples, "latencies": latencies}
+    return {
+        "count": count,
+        "errors": errors,
+        "samples": samples,
+        "latencies": latencies,
+        "served": served,
+    }
 
 
 def _ready(index: int) -> int:
@@ -298,11 +331,10 @@ def _phase(
         for index, session in enumerate(prep["sessions"])
     ]
     result = PhaseResult(kind=kind, seconds=seconds)
+    cpu_before = server_cpu_seconds(port)
     for part in pool.map(_client_loop, jobs, chunksize=1):
-        result.count += part["count"]
-        result.errors += part["errors"]
-        result.error_samples += part["samples"]
-        result.latencies += part["latencies"]
+        result.add(part)
+    result.server_cpu = server_cpu_seconds(port) - cpu_before
     return result
 
 
@@ -338,6 +370,14 @@ def _report(config: Config, prep: dict[str, Any], phases: list[PhaseResult]) -> 
     )
     for number, sql in enumerate(prep["submit_sql"], 1):
         print(f"  {number:2d}. {sql[:150]}")
+    cpu = {
+        kind: statistics.median(r.server_cpu_ms for r in phases if r.kind == kind) for kind in best
+    }
+    print(
+        f"server CPU per request (gunicorn's processes, median of rounds): submit "
+        f"{cpu['submit']:.2f} ms, bare {cpu['bare']:.2f} ms; bare / submit "
+        f"{cpu['bare'] / cpu['submit'] if cpu['submit'] else 0.0:.3f}"
+    )
     ratio = best["submit"].rps / best["bare"].rps if best["bare"].rps else 0.0
     errors = sum(r.errors for r in phases)
     verdict = "PASS" if ratio >= TARGET_RATIO and not errors else "FAIL"

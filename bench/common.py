@@ -31,6 +31,28 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def server_cpu_seconds(port: int) -> float:
+    """CPU seconds (user and system) used so far by the gunicorn serving on loopback `port`:
+    its master and every worker, found by the bind address on their command lines. What the
+    server itself spends per request, apart from the load clients, PostgreSQL and anything
+    else sharing the cores."""
+    bind = f"127.0.0.1:{port}".encode()
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                if bind not in cmdline.read():
+                    continue
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def setup_django() -> None:
     """Django with production settings as the test client sees them (no TLS redirect, plain
     static storage, tasks in-process)."""
