@@ -28,7 +28,8 @@ def service_types_open() -> QuerySet[ServiceType]:
 # The service a civilian files for, read on every filing post and step: kept in the cache with
 # its program, fund and questions (one cache read instead of two queries). Saving or deleting a
 # service type, one of its questions, its program or its fund drops its entry, at once and again
-# on commit; the timeout bounds what a change made around the signals (a raw `UPDATE`) leaves.
+# on commit; the timeout bounds what a change made around the signals (a raw `UPDATE`), or a
+# read that raced the change's commit, can leave stale.
 FILING_SERVICE_CACHE_KEY = "service_requests:filing-service:v1:{pk}"
 FILING_SERVICE_TIMEOUT = 300
 

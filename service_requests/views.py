@@ -202,15 +202,20 @@ def _page_version(
     fresh_forms: bool,
 ) -> str:
     """The key of the request page's cached parts: the request as last saved (every change of
-    status or field saves it, bulk paths included), its public events and documents, the rating,
-    whether the viewer is its civilian, the day (the target date turns overdue) and the time
-    zone. A page showing a refused form's errors gets a key of its own that is never reused."""
+    status or field saves it, bulk paths included), what the page shows of its service, its
+    public events and documents, the rating, whether the viewer is its civilian, the day (the
+    target date turns overdue) and the time zone. A page showing a refused form's errors gets
+    a key of its own that is never reused."""
     if not fresh_forms:
         return f"refused-{uuid.uuid4().hex}"
+    service = found.service_type
     parts = [
         found.pk,
         found.status,
         found.updated_at.timestamp(),
+        service.name,
+        service.name_es,
+        service.target_days,
         int(owner),
         len(timeline),
         timeline[-1].pk if timeline else 0,

@@ -184,6 +184,19 @@ def test_the_request_page_shows_every_change_at_once(client, civilian, reviewer,
     assert "floor-plan.pdf" in _page(client, path)
 
 
+def test_a_renamed_service_or_new_target_shows_at_once(client, civilian, inspection):
+    request = submitted(civilian, inspection)
+    client.force_login(civilian)
+    path = f"/requests/{request.tracking_number}/"
+    assert "Home safety inspection" in _page(client, path)
+    inspection.name = "Home safety check"
+    inspection.target_days = 9
+    inspection.save()
+    page = _page(client, path)
+    assert "Home safety check" in page
+    assert "9 days after you filed it" in page
+
+
 def test_a_refused_form_shows_its_errors_and_never_reaches_the_cache(client, civilian, inspection):
     request = submitted(civilian, inspection)
     client.force_login(civilian)
