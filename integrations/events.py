@@ -19,9 +19,11 @@ scopes they hold.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.cache import cache
 from django.db import transaction
@@ -132,7 +134,8 @@ def emit(
 
     With `using_transaction` (the default) the rows join the caller's transaction, which must
     be open (call it from inside the service's `atomic` block); without it `emit` commits them
-    in a transaction of its own. Returns the event, or None when no subscription takes it.
+    in a transaction of its own. Returns the event, or None when no subscription takes it or
+    when a `deferred()` block collects it.
     """
     if event_type not in EVENT_SPECS:
         raise ValueError(f"Unknown webhook event type {event_type!r}.")
@@ -143,6 +146,10 @@ def emit(
         raise RuntimeError(
             "emit(..., using_transaction=True) must run inside the change's transaction."
         )
+    pending = getattr(_deferring, "entries", None)
+    if pending is not None:  # inside `deferred()`: written when the block ends
+        pending.append((event_type, payload, audience))
+        return None
     return _emit(event_type, payload, audience)
 
 
@@ -156,19 +163,54 @@ def emit_many(
         raise ValueError(f"Unknown webhook event type {event_type!r}.")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit_many must run inside the change's transaction.")
-    return _write(event_type, payloads, audience)
+    return _write(event_type, [(payload, audience) for payload in payloads])
 
 
 def _emit(event_type: str, payload: dict[str, Any], audience: Audience | None) -> Event | None:
-    written = _write(event_type, [payload], audience)
+    written = _write(event_type, [(payload, audience)])
     return written[0] if written else None
 
 
-def _write(
-    event_type: str, payloads: list[dict[str, Any]], audience: Audience | None
-) -> list[Event]:
+# The events `emit` collects inside `deferred()`, and the memo its audiences may share.
+_deferring = threading.local()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Inside the block, `emit` in the caller's transaction only collects its events; when the
+    block ends they are written together, still in that transaction: per event type one query
+    for the subscriptions, each user's answer asked once per audience, one insert for the
+    events and one for the deliveries. For bulk paths whose rows each emit (a committed round's
+    requests moving status one transition at a time). A nested block writes at the outermost
+    one's end; an exception discards what was collected, as its transaction rolls back."""
+    if getattr(_deferring, "entries", None) is not None:
+        yield
+        return
+    _deferring.entries = []
+    _deferring.memo = {}
+    try:
+        yield
+        entries: list[tuple[str, dict[str, Any], Audience | None]] = _deferring.entries
+    finally:
+        _deferring.entries = None
+        _deferring.memo = None
+    by_type: dict[str, list[tuple[dict[str, Any], Audience | None]]] = {}
+    for event_type, payload, audience in entries:
+        by_type.setdefault(event_type, []).append((payload, audience))
+    for event_type, items in by_type.items():
+        _write(event_type, items)
+
+
+def deferred_memo() -> dict[Any, Any] | None:
+    """A dict that lives as long as the current `deferred()` block (None outside one): where
+    audiences keep answers that hold for every event of the block (e.g. "this user may see the
+    requests of this service type")."""
+    return cast(dict[Any, Any] | None, getattr(_deferring, "memo", None))
+
+
+def _write(event_type: str, items: list[tuple[dict[str, Any], Audience | None]]) -> list[Event]:
     spec = EVENT_SPECS[event_type]
-    if not payloads or not wanted(event_type):
+    if not items or not wanted(event_type):
         return []
     candidates = [
         s
@@ -177,13 +219,19 @@ def _write(
         )
         if event_type in s.event_types
     ]
-    seen: dict[int, bool] = {}
-    receivers = [s for s in candidates if may_receive(s, spec, audience, seen)]
-    if not receivers:
+    # Each audience's answers per acting user, kept across the subscriptions and the events
+    # that share it (one audience for a whole `emit_many`).
+    seen: dict[int, dict[int, bool]] = {}
+    addressed = [
+        (payload, [s for s in candidates if may_receive(s, spec, a, seen.setdefault(id(a), {}))])
+        for payload, a in items
+    ]
+    addressed = [(payload, receivers) for payload, receivers in addressed if receivers]
+    if not addressed:
         return []
     now = timezone.now()
     events = Event.objects.bulk_create(
-        [Event(type=event_type, payload=payload, created_at=now) for payload in payloads]
+        [Event(type=event_type, payload=payload, created_at=now) for payload, _ in addressed]
     )
     deliveries = Delivery.objects.bulk_create(
         [
@@ -194,7 +242,7 @@ def _write(
                 give_up_at=now + conf.retry_window(),
                 created_at=now,
             )
-            for event in events
+            for event, (_, receivers) in zip(events, addressed, strict=True)
             for s in receivers
         ]
     )

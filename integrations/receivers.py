@@ -23,7 +23,7 @@ from simple_history.models import HistoricalRecords
 
 from ledger import hooks as ledger_hooks
 
-from .events import emit, emit_many, wanted
+from .events import deferred_memo, emit, emit_many, wanted
 from .models import EventType
 
 if TYPE_CHECKING:
@@ -61,13 +61,23 @@ def _request_data(request: ServiceRequest, **extra: Any) -> dict[str, Any]:
 
 
 def _may_see(request: ServiceRequest) -> Any:
-    """The audience of a request's events: its requester and the staff who may see it."""
+    """The audience of a request's events: its requester and the staff who may see it. Staff
+    see requests by service type (`requests_for_staff`), so inside a `deferred()` block the
+    answer for one user and service type is asked once for all the block's requests."""
     from service_requests.selectors import requests_for_staff
+
+    memo = deferred_memo()
 
     def visible(user: User) -> bool:
         if user.pk == request.requester_id:
             return True
-        return requests_for_staff(user=user).filter(pk=request.pk).exists()
+        key = ("staff-sees-service-type", user.pk, request.service_type_id)
+        if memo is not None and key in memo:
+            return bool(memo[key])
+        answer = requests_for_staff(user=user).filter(pk=request.pk).exists()
+        if memo is not None:
+            memo[key] = answer
+        return answer
 
     return visible
 

@@ -6,10 +6,10 @@ commit's transaction and with the user who committed the round. A round may gran
 claims at once, so this is set-based: the requests are locked and read a chunk at a time (one
 query each), moved through their state machine's own transition in memory, written with one
 bulk update and one bulk insert of their history rows (the acting user and the reason on each),
-their timeline events written with one bulk insert, and their emails enqueued after the commit
-(one task per request, through the outbox: a broker that is down delays them, never loses
-them). A request no longer waiting for its money (withdrawn or closed meanwhile) is left as
-it is.
+their timeline events written with one bulk insert, their webhook events (for subscribers to
+status changes) written together per chunk, and their emails enqueued after the commit (one
+task per request, through the outbox: a broker that is down delays them, never loses them).
+A request no longer waiting for its money (withdrawn or closed meanwhile) is left as it is.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from simple_history.utils import bulk_update_with_history
 
 from allocations import hooks
 from allocations import selectors as allocations
+from integrations.events import deferred
 from ledger.money import format_money
 
 from . import messages as standard
@@ -67,7 +68,10 @@ def requests_on_claims_granted(*, claim_ids: Sequence[int], actor: User) -> list
     moved: list[int] = []
     ordered = sorted(set(claim_ids))
     for start in range(0, len(ordered), CHUNK):
-        moved += _fund_chunk(ordered[start : start + CHUNK], actor=actor)
+        # Each transition tells status-change subscribers (webhooks); their events are written
+        # together at the chunk's end, not one by one.
+        with deferred():
+            moved += _fund_chunk(ordered[start : start + CHUNK], actor=actor)
     return moved
 
 

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from governance import services as governance
+from integrations import events
 from integrations.models import Delivery, Event, Subscription
 from tests.builders import pending_approval
 from tests.ledger.test_clearing import media, settled, world  # noqa: F401
+from tests.service_requests.test_funding import awaiting, round_fund  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +117,41 @@ def test_an_event_nobody_subscribed_to_costs_no_query_and_a_new_subscription_is_
     subscription.save()
     with transaction.atomic():
         assert emit("case.decided", {"case": 3}) is None
+
+
+def test_a_committed_round_tells_status_subscribers_in_one_batch(
+    make_client,
+    reviewer,
+    outsider_supervisor,
+    civilian,
+    finance_officer,
+    supervisor,
+    round_fund,  # noqa: F811  (the funding tests' fixture)
+    awaiting,  # noqa: F811  (the funding tests' fixture)
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.service_requests.test_funding import _commit
+
+    staff, requester, outsider = (make_client(u) for u in (reviewer, civilian, outsider_supervisor))
+    for client in (staff, requester, outsider):
+        _subscribe(client, "request.status_changed", "https://receiver.example/hook")
+    events.subscribed_types()  # the cached set of subscribed types, read once
+    with CaptureQueriesContext(connection) as captured:
+        _commit(finance_officer, supervisor, round_fund, budget=1_000_000)
+    sql = [q["sql"] for q in captured.captured_queries]
+    # Three requests moved: one subscription read and one insert of events for all of them.
+    assert sum('FROM "integrations_subscription"' in q for q in sql) == 1
+    assert sum(q.startswith('INSERT INTO "integrations_event"') for q in sql) == 1
+    changed = Event.objects.filter(type="request.status_changed")
+    assert sorted(e.payload["tracking_number"] for e in changed) == sorted(
+        r.tracking_number for r in awaiting
+    )
+    assert {e.payload["status"] for e in changed} == {"funded"}
+    # The reviewer of the program and the requester hear of each; another program's supervisor
+    # of none.
+    receivers = Delivery.objects.filter(event__in=changed).values_list(
+        "subscription__client", flat=True
+    )
+    assert sorted(receivers) == sorted([staff.api_client.pk, requester.api_client.pk] * 3)

@@ -425,3 +425,34 @@ def test_the_receiver_code_in_the_docs_verifies_a_real_delivery(
     header = got["headers"][signing.SIGNATURE_HEADER]
     assert verify(subscription.secret, header, got["body"])  # type: ignore[operator]
     assert not verify(subscription.secret, header, got["body"] + b" ")  # type: ignore[operator]
+
+
+def test_deferred_emits_are_written_at_the_outer_blocks_end_and_dropped_on_error(
+    make_client, finance_officer
+):
+    finance = make_client(finance_officer)
+    Subscription.objects.create(
+        client=finance.api_client,
+        event_types=["transfer.posted"],
+        target_url="https://receiver.example/hook",
+    )
+    with events.deferred():
+        assert events.emit("transfer.posted", {"sequence": 1}) is None
+        with events.deferred():
+            events.emit("transfer.posted", {"sequence": 2})
+        # The inner block's end writes nothing: the outer one writes both.
+        assert not Event.objects.exists()
+    assert sorted(e.payload["sequence"] for e in Event.objects.all()) == [1, 2]
+    assert Delivery.objects.count() == 2
+
+    def emit_then_fail() -> None:
+        with events.deferred():
+            events.emit("transfer.posted", {"sequence": 3})
+            raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        emit_then_fail()
+    assert Event.objects.count() == 2
+    # Nothing is left collecting after the error: the next emit is written at once.
+    assert events.emit("transfer.posted", {"sequence": 4}) is not None
+    assert Event.objects.count() == 3
