@@ -30,6 +30,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from hms_portal.audit import record_history
+from hms_portal.locks import advisory_xact_lock
 
 from . import conf, services
 from .ach import (
@@ -375,14 +376,8 @@ def _bureau_accounts() -> tuple[list[int], list[int]]:
 
 def _claim_lock(currency: str) -> None:
     """Serialise the closing of cycles of one currency (till the transaction ends), so two
-    closes never compute the same next range. SQLite serialises writers anyway."""
-    if connection.vendor != "postgresql":
-        return
-    digest = hashlib.sha256(f"ledger.clearing.claim:{currency}".encode()).digest()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
-        )
+    closes never compute the same next range."""
+    advisory_xact_lock(f"ledger.clearing.claim:{currency}")
 
 
 def cycle_claim_start(currency: str) -> int:

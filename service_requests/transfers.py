@@ -26,16 +26,16 @@ wrote (the second factor is only asked of a request that would write).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 
 from governance import services as governance
 from governance.models import Program
+from hms_portal.locks import advisory_xact_lock
 from ledger import conf as ledger_conf
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger
@@ -97,18 +97,6 @@ def ledger_key(*, user: User, key: str) -> str:
     return KEY_PREFIX.format(user=user.pk) + key
 
 
-def _lock_key(key: str) -> None:
-    # Requests carrying one form's key queue here until the first one commits; the next then
-    # finds its transfer. (SQLite serialises writers by itself.)
-    if connection.vendor != "postgresql":
-        return
-    digest = hashlib.sha256(f"portfolio.transfer:{key}".encode()).digest()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
-        )
-
-
 def _case_of(transfer: Transfer) -> int | None:
     prefix = REFERENCE_CASE.format(case="")
     if transfer.reference.startswith(prefix):
@@ -168,7 +156,9 @@ def participant_transfer_make(
     if credit is None or credit.owner_kind not in PARTICIPANT_KINDS:
         raise TransferRefused(ERR_NO_PAYEE, code="unknown_account")
     key = ledger_key(user=actor, key=idempotency_key)
-    _lock_key(key)
+    # Requests carrying one form's key queue here until the first one commits; the next then
+    # finds its transfer.
+    advisory_xact_lock(f"portfolio.transfer:{key}")
     found = ledger_selectors.transfer_by_key(idempotency_key=key)
     if found is not None:
         return _replay(found, debit=debit, credit=credit, amount_minor=amount_minor)

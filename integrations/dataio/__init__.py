@@ -19,10 +19,11 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from governance.membership import membership_actor
 from hms_portal.audit import SYSTEM_USERNAME
+from hms_portal.locks import advisory_xact_lock
 
 from ..models import DataImport, DataImportOutcome
 from .base import ERR_DUPLICATE_KEY, Kind, Plan, Problem, RowCheck
@@ -59,7 +60,6 @@ KINDS: dict[str, type[Kind]] = {
 ERR_KIND = "{value} is not a kind of data: use one of {choices}."
 ERR_DENIED = "Only finance officers and administrators may import or export data."
 ERR_RACE = "Another change wrote the same {what} meanwhile; run the import again."
-_LOCK_NAMESPACE = 6_0031  # pg_advisory_xact_lock(namespace, kind): one import per kind at a time
 
 
 def may_import(user: User) -> bool:
@@ -113,12 +113,7 @@ def data_import(
         # One transaction for the checks and the writes: under the advisory lock no other
         # import of this kind runs between them, so what the checks saw is what is written.
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)",
-                        [_LOCK_NAMESPACE, list(KINDS).index(handler.name)],
-                    )
+            advisory_xact_lock(f"integrations.dataio.import:{handler.name}")
             plans, problems = _check(handler, table)
             if not problems:
                 problems = _write(handler, plans, actor=actor, source=record.file_name)
