@@ -66,7 +66,7 @@ ERR_NOT_CLAIMABLE = _(
 ERR_NO_DRAFT = _("Your answers have expired. Start again from the list of services.")
 
 
-def _normal_email(email: str) -> str:
+def normal_email(email: str) -> str:
     return email.strip().lower()
 
 
@@ -156,7 +156,7 @@ def draft_request_verification(*, draft_id: uuid.UUID, email: str) -> RequestDra
     draft = RequestDraft.objects.select_for_update().get(pk=draft_id)
     if draft.filed_request_id is not None:
         raise services.RequestError(ERR_LINK_USED, code="used")
-    email = _normal_email(email)
+    email = normal_email(email)
     now = timezone.now()
     recent = draft.verify_sent_at is not None and now - draft.verify_sent_at < RESEND_AFTER
     if recent and draft.email == email and draft.verify_state != VerifyState.NONE:
@@ -204,7 +204,7 @@ def guest_user_for(email: str) -> User:
     """The account-less filer of `email`'s requests: a user with no password and no email of
     its own (so it can never sign in, nor block a sign-up with that address), one per address.
     Its requests are claimed into a real account later."""
-    digest = hashlib.sha256(_normal_email(email).encode()).hexdigest()[:30]
+    digest = hashlib.sha256(normal_email(email).encode()).hexdigest()[:30]
     user, _created = get_user_model().objects.get_or_create(
         username=f"{GUEST_PREFIX}{digest}", defaults={"is_active": True, "password": "!"}
     )
@@ -283,7 +283,7 @@ def drafts_purge(*, older_than: timedelta | None = None) -> int:
 
 def _verified_emails(user: User) -> list[str]:
     return [
-        _normal_email(e)
+        normal_email(e)
         for e in EmailAddress.objects.filter(user=user, verified=True).values_list(
             "email", flat=True
         )
@@ -291,7 +291,7 @@ def _verified_emails(user: User) -> list[str]:
 
 
 def _verified(user: User, email: str) -> bool:
-    return _normal_email(email) in _verified_emails(user)
+    return normal_email(email) in _verified_emails(user)
 
 
 def requests_claimable(*, user: User | AnonymousUser) -> QuerySet[ServiceRequest]:
@@ -344,6 +344,7 @@ def request_claim(*, actor: User, request_id: int) -> ServiceRequest:
 
 _WORD = re.compile(r"\w+")
 DUPLICATE_THRESHOLD = 0.5
+DUPLICATES_SHOWN = 3  # the most alike open requests listed before filing
 DUPLICATE_CANDIDATES = 50
 
 
@@ -368,7 +369,6 @@ def possible_duplicates(
     description: str,
     user: User | AnonymousUser | None = None,
     email: str = "",
-    limit: int = 3,
 ) -> list[ServiceRequest]:
     """Open requests of the same service, filed by `user` (or, for a verified address, with
     `email`), whose description is very like `description`; most alike first."""
@@ -378,7 +378,7 @@ def possible_duplicates(
     if user is not None and user.is_authenticated:
         found = found.filter(requester=user)
     elif email:
-        found = found.filter(contact_email__iexact=_normal_email(email))
+        found = found.filter(contact_email__iexact=normal_email(email))
     else:
         return []
     candidates = found.only("tracking_number", "description", "status", "submitted_at")
@@ -389,4 +389,4 @@ def possible_duplicates(
         (pair for pair in scored if pair[0] >= DUPLICATE_THRESHOLD),
         key=lambda pair: -pair[0],
     )
-    return [c for _score, c in alike[:limit]]
+    return [c for _score, c in alike[:DUPLICATES_SHOWN]]

@@ -45,11 +45,9 @@ REFUSALS: dict[str, Any] = {
     "currency_mismatch": gettext_lazy("Both accounts must be in the same currency."),
     "account_closed": gettext_lazy("One of the two accounts is closed: no money can move."),
     "same_account": gettext_lazy("Choose another account to pay into."),
-    "unknown_account": gettext_lazy("There is no participant account with that code."),
-    "forbidden": gettext_lazy("You can only move money out of your own accounts."),
-    "second_factor": gettext_lazy(
-        "The authenticator code is not right, or was already used. Try the next one."
-    ),
+    "unknown_account": transfers.ERR_NO_PAYEE,
+    "forbidden": transfers.ERR_NOT_YOURS,
+    "second_factor": transfers.ERR_SECOND_FACTOR,
     "idempotency_conflict": gettext_lazy(
         "This form was already used for another transfer: reload the page and try again."
     ),
@@ -57,7 +55,7 @@ REFUSALS: dict[str, Any] = {
         "The note or the account code contains characters that cannot be stored."
     ),
     "invalid_amount": gettext_lazy("Enter an amount above zero."),
-    "invalid_key": gettext_lazy("The form has expired: reload the page and try again."),
+    "invalid_key": transfers.ERR_KEY,
 }
 
 
@@ -124,8 +122,7 @@ def _second_factor(user: User, code: str) -> bool:
     return valid
 
 
-def _context(user: User) -> dict[str, Any]:
-    accounts = transfers.participant_accounts(user=user)
+def _context(user: User, accounts: list[Account]) -> dict[str, Any]:
     ids = [a.pk for a in accounts]
     positions = clearing.cycle_open_positions(account_ids=ids)
     return {
@@ -149,9 +146,9 @@ def _form(user: User, accounts: list[Account], data: Any = None) -> MoveMoneyFor
     return MoveMoneyForm(data, accounts=accounts, payees=payees, initial=initial)
 
 
-def _move(request: HttpRequest, context: dict[str, Any]) -> HttpResponse | MoveMoneyForm:
+def _move(request: HttpRequest, accounts: list[Account]) -> HttpResponse | MoveMoneyForm:
     user = request.user
-    form = _form(user, context["accounts"], request.POST)  # type: ignore[arg-type]
+    form = _form(user, accounts, request.POST)  # type: ignore[arg-type]
     if not form.is_valid():
         return form
     data = form.cleaned_data
@@ -192,20 +189,23 @@ def _move(request: HttpRequest, context: dict[str, Any]) -> HttpResponse | MoveM
 def portfolio(request: HttpRequest) -> HttpResponse:
     """The signed-in participant's money (see the module's doc). POST moves money."""
     user = request.user
-    context = _context(user)  # type: ignore[arg-type]
+    accounts = transfers.participant_accounts(user=user)  # type: ignore[arg-type]
     if request.GET.get("part") == "balances":
+        context = _context(user, accounts)  # type: ignore[arg-type]
         return render(request, "service_requests/portfolio_balances.html", context)
     mfa = is_mfa_enabled(user, types=[Authenticator.Type.TOTP])  # type: ignore[arg-type]
     status = 200
     form: MoveMoneyForm | None = None
     if request.method == "POST":
-        if not mfa or not context["accounts"]:
+        if not mfa or not accounts:
             return redirect("portfolio")
-        moved = _move(request, context)
+        moved = _move(request, accounts)
         if isinstance(moved, HttpResponse):
             return moved
         form, status = moved, 400
-    elif mfa and context["accounts"]:
-        form = _form(user, context["accounts"])  # type: ignore[arg-type]
+    elif mfa and accounts:
+        form = _form(user, accounts)  # type: ignore[arg-type]
+    # Positions, reservations and transfers only for a page to show (not a move that went).
+    context = _context(user, accounts)  # type: ignore[arg-type]
     context.update({"form": form, "mfa": mfa})
     return render(request, "service_requests/portfolio.html", context, status=status)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 
 from governance import services as governance
 from governance.models import Program
@@ -52,14 +53,16 @@ REFERENCE_POSTED = "participant-transfer"
 REFERENCE_CASE = "transfer-case-{case}"
 KEY_PREFIX = "portfolio-{user}-"
 
-ERR_NOT_YOURS = "You can only move money out of your own accounts."
-ERR_NO_PAYEE = "There is no participant account with that code."
-ERR_SECOND_FACTOR = "The authenticator code is not right, or was already used. Try the next one."
+ERR_NOT_YOURS = gettext_lazy("You can only move money out of your own accounts.")
+ERR_NO_PAYEE = gettext_lazy("There is no participant account with that code.")
+ERR_SECOND_FACTOR = gettext_lazy(
+    "The authenticator code is not right, or was already used. Try the next one."
+)
 ERR_NO_APPROVER = (
     "Transfers above {limit} need a second person's approval, and none is set up: "
     "send at most {limit}."
 )
-ERR_KEY = "The form has expired: reload the page and try again."
+ERR_KEY = gettext_lazy("The form has expired: reload the page and try again.")
 
 
 class TransferRefused(ValidationError):

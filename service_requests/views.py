@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from django.conf import settings
@@ -204,10 +203,10 @@ def _page_version(
     """The key of the request page's cached parts: the request as last saved (every change of
     status or field saves it, bulk paths included), what the page shows of its service, its
     public events and documents, the rating, whether the viewer is its civilian, the day (the
-    target date turns overdue) and the time zone. A page showing a refused form's errors gets
-    a key of its own that is never reused."""
+    target date turns overdue) and the time zone. A page showing a refused form's errors is
+    rendered with a timeout of 0 (never stored), so any key serves it."""
     if not fresh_forms:
-        return f"refused-{uuid.uuid4().hex}"
+        return "refused"
     service = found.service_type
     parts = [
         found.pk,

@@ -113,7 +113,7 @@ def _details_form(request: HttpRequest, draft: RequestDraft | None) -> DetailsFo
     if chosen:
         found = service_types.filter(code=chosen[:40]).first()
     elif str(initial.get("service_type") or "").isdigit():
-        found = service_types.filter(pk=int(initial["service_type"])).first()
+        found = selectors.service_type_for_filing(pk=int(initial["service_type"]))
     initial["service_type"] = found
     return DetailsForm(initial=initial, service_types=service_types)
 
@@ -212,8 +212,29 @@ def step_review(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
     if broken is not None:
         messages.error(request, _("Some answers need changing before you can submit."))
         return redirect("service_requests:step", broken)
-    context = _summary(draft, details, contact)
     signed_in = request.user.is_authenticated
+    confirm = ConfirmForm(initial={"submission_token": draft.submission_token})
+    verify: VerifyEmailForm | None = None
+    status = 200
+    if request.method == "POST" and signed_in:
+        confirm = ConfirmForm(request.POST)
+        if confirm.is_valid() and confirm.cleaned_data["submission_token"] == (
+            draft.submission_token
+        ):
+            return _file(request, draft, details, contact, actor=request.user)
+        confirm.add_error(None, _("This page is out of date. Check your answers and submit."))
+        status = 400
+    elif request.method == "POST":
+        verify = VerifyEmailForm(request.POST)
+        status = 400
+        if verify.is_valid() and not _links_allowed(request, verify.cleaned_data["email"]):
+            verify.add_error(None, ERR_TOO_MANY_LINKS)
+            status = 429
+        elif verify.is_valid():
+            filing.draft_request_verification(draft_id=draft.pk, email=verify.cleaned_data["email"])
+            return redirect("service_requests:verify_sent")
+    # Only a page to show reads the summary and looks for duplicates.
+    context = _summary(draft, details, contact)
     context["duplicates"] = (
         filing.possible_duplicates(
             service_type_id=context["fields"]["service_type"].pk,
@@ -223,26 +244,10 @@ def step_review(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
         if signed_in
         else []
     )
-    confirm = ConfirmForm(initial={"submission_token": draft.submission_token})
-    verify = VerifyEmailForm(initial={"email": context["fields"]["contact_email"]})
-    if request.method == "POST" and signed_in:
-        confirm = ConfirmForm(request.POST)
-        if confirm.is_valid() and confirm.cleaned_data["submission_token"] == (
-            draft.submission_token
-        ):
-            return _file(request, draft, details, contact, actor=request.user)
-        confirm.add_error(None, _("This page is out of date. Check your answers and submit."))
-    elif request.method == "POST":
-        verify = VerifyEmailForm(request.POST)
-        if verify.is_valid() and not _links_allowed(request, verify.cleaned_data["email"]):
-            verify.add_error(None, ERR_TOO_MANY_LINKS)
-            context.update({"confirm": confirm, "verify": verify, "form": verify})
-            return _render(request, "review", context, status=429)
-        if verify.is_valid():
-            filing.draft_request_verification(draft_id=draft.pk, email=verify.cleaned_data["email"])
-            return redirect("service_requests:verify_sent")
+    if verify is None:
+        verify = VerifyEmailForm(initial={"email": context["fields"]["contact_email"]})
     context.update({"confirm": confirm, "verify": verify, "form": confirm if signed_in else verify})
-    return _render(request, "review", context, status=400 if request.method == "POST" else 200)
+    return _render(request, "review", context, status=status)
 
 
 ERR_TOO_MANY_LINKS = gettext_lazy(
@@ -261,7 +266,7 @@ def _links_allowed(request: HttpRequest, email: str) -> bool:
         window=window,
     ) and ratelimit.hit(
         "verify-email",
-        email.strip().lower(),
+        filing.normal_email(email),
         limit=int(conf.get("VERIFY_LIMIT_PER_EMAIL")),
         window=window,
     )
