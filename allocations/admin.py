@@ -115,12 +115,6 @@ class ClaimAdmin(HistoryModelAdmin):
             return False
         return obj is None or _terms_editable(obj)
 
-    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
-        # The round's page links to "the claims of this round".
-        if lookup == "round__id__exact":
-            return True
-        return super().lookup_allowed(lookup, value, request)  # type: ignore[call-arg]
-
     # --- the form ---
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from hms_portal.audit import record_history
 
-from .models import RUN_ROUND_PERMISSION, AllocationBallot, AllocationRound, ClaimStatus, RoundState
+from .models import RUN_ROUND_PERMISSION, AllocationBallot, AllocationRound, RoundState
 from .rounds import (
     ERR_NO_BALLOTS_RULE,
     ERR_STATE,
@@ -28,6 +28,7 @@ from .rounds import (
     _lock,
     _require,
 )
+from .selectors import ballot_claims
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -85,11 +86,7 @@ def _ballot_write(
     """Write (or replace) the voter's ballot, with a history row naming `actor`. The caller
     holds the round's lock, so one voter's two submissions at once write one after the other."""
     approved = sorted({int(c) for c in claim_ids})
-    held = set(
-        round_.claims.filter(pk__in=approved, status=ClaimStatus.AWAITING_FUNDS).values_list(
-            "pk", flat=True
-        )
-    )
+    held = set(ballot_claims(round_).filter(pk__in=approved).values_list("pk", flat=True))
     if held != set(approved):
         raise RoundError(ERR_BALLOT_PROJECT, code="ballot")
     ballot = AllocationBallot.objects.filter(round=round_, voter_ref=voter_ref).first()

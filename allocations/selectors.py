@@ -209,14 +209,15 @@ class Project:
     cost: str
 
 
+def ballot_claims(round_: AllocationRound) -> QuerySet[Claim]:
+    """The claims a voter may approve: the round's eligible claims still waiting for funds."""
+    return Claim.objects.filter(round=round_, status=ClaimStatus.AWAITING_FUNDS, eligible=True)
+
+
 def projects_of(round_: AllocationRound) -> list[Project]:
-    """The projects a voter may approve: the round's eligible claims still waiting for funds,
-    in claim order, with their cost (one query)."""
-    rows = (
-        Claim.objects.filter(round=round_, status=ClaimStatus.AWAITING_FUNDS, eligible=True)
-        .order_by("pk")
-        .values_list("pk", "reference", "amount_minor")
-    )
+    """The projects on the ballot (`ballot_claims`), in claim order, with their cost (one
+    query)."""
+    rows = ballot_claims(round_).order_by("pk").values_list("pk", "reference", "amount_minor")
     return [Project(pk, ref, format_money(cost, round_.currency)) for pk, ref, cost in rows]
 
 

@@ -97,6 +97,22 @@ def test_the_service_refuses_a_project_of_another_round(
     assert not AllocationBallot.objects.exists()
 
 
+def test_a_project_excluded_from_the_round_cannot_be_voted_for(
+    client, civilian, officer, voting_round, projects
+):
+    a, b, _c = (p.pk for p in projects)
+    rounds.claim_set_terms(
+        actor=officer, claim_id=b, eligible=False, exclusion_reason="Outside the district."
+    )
+    client.force_login(civilian)
+    assert f'value="{b}"' not in client.get(vote_url(voting_round)).content.decode()
+    with pytest.raises(rounds.RoundError, match="no longer in this round"):
+        ballots.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[a, b])
+    assert not AllocationBallot.objects.exists()
+    ballots.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[a])
+    assert AllocationBallot.objects.get().approvals == [a]
+
+
 def test_after_freezing_the_ballot_is_shown_and_can_no_longer_change(
     client, civilian, officer, voting_round, projects
 ):
@@ -127,6 +143,8 @@ def test_who_may_vote_and_in_which_rounds(client, civilian, officer, round_fund,
     plain = rounds.round_create(
         actor=officer, fund=round_fund, name="Plain", budget_minor=1, rule="max_min"
     )
+    plain = rounds.round_open(actor=officer, round_id=plain.pk)
+    assert state_of(plain) == RoundState.OPEN
     assert client.get(vote_url(plain)).status_code == 404
     draft = rounds.round_create(
         actor=officer, fund=round_fund, name="Later", budget_minor=1, rule="equal_shares"
