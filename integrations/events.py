@@ -265,22 +265,6 @@ def delivery_batches(deliveries: Iterable[tuple[int, int]]) -> list[list[int]]:
     ]
 
 
-def enqueue_deliveries(delivery_ids: list[int], *, countdown: float | None = None) -> int:
-    """Hand deliveries to Celery, one task per batch of one subscription's deliveries (one
-    query to group them). With the broker unreachable they stay pending in the outbox and the
-    beat task (`integrations.tasks.flush_webhook_outbox`) enqueues them later. Returns how
-    many deliveries the broker took."""
-    if not delivery_ids:
-        return 0
-    subscription_of = dict(
-        Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "subscription_id")
-    )
-    return enqueue_batches(
-        delivery_batches((subscription_of[pk], pk) for pk in delivery_ids if pk in subscription_of),
-        countdown=countdown,
-    )
-
-
 def enqueue_each(delivery_ids: list[int], *, countdown: float | None = None) -> int:
     """Hand deliveries to Celery one task each (a retry at its own time, the few deliveries a
     batch cut short handed back): no query. Returns how many the broker took."""

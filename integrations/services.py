@@ -35,7 +35,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from hms_portal.audit import record_history
 
 from . import conf, signing
-from .events import EVENT_SPECS, enqueue_each
+from .events import EVENT_SPECS, enqueue_batches, enqueue_each
 from .models import ApiClient, Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription
 
 if TYPE_CHECKING:
@@ -495,7 +495,8 @@ def _record_all(sent: list[_Sent], *, released: list[int] | None = None) -> dict
         Delivery.objects.filter(pk__in=released).update(
             lease_until=None, attempts=F("attempts") - 1
         )
-        transaction.on_commit(lambda: enqueue_each(released))
+        # Handed back as one batch: its first task leases and sends them all.
+        transaction.on_commit(lambda: enqueue_batches([released]))
     return outcomes
 
 
@@ -540,9 +541,10 @@ def delivery_replay(*, actor: User, delivery_id: int) -> Delivery:
     return delivery
 
 
-def deliveries_due(*, limit: int = 1000) -> list[int]:
-    """Pending deliveries due for longer than the grace period with no live lease: the ones the
-    broker never took (it was down) or whose worker died."""
+def deliveries_due(*, limit: int = 1000) -> list[tuple[int, int]]:
+    """(subscription id, delivery id) of the pending deliveries due for longer than the grace
+    period with no live lease: the ones the broker never took (it was down) or whose worker
+    died."""
     now = timezone.now()
     return list(
         Delivery.objects.filter(
@@ -550,5 +552,5 @@ def deliveries_due(*, limit: int = 1000) -> list[int]:
         )
         .filter(_lease_free(now))
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("subscription_id", "pk")[:limit]
     )

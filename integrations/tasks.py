@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from . import services
-from .events import enqueue_deliveries
+from .events import delivery_batches, enqueue_batches
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -21,7 +21,7 @@ def deliver_webhook(delivery_id: int, batch: list[int] | None = None) -> str:
 def flush_webhook_outbox() -> int:
     """Re-enqueue pending deliveries overdue by the grace period (the broker was down when
     they were written, or their worker died mid-send). Run by beat every minute."""
-    return enqueue_deliveries(services.deliveries_due())
+    return enqueue_batches(delivery_batches(services.deliveries_due()))
 
 
 @shared_task(ignore_result=True)
