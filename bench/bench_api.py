@@ -121,7 +121,7 @@ def _prepare() -> dict[str, Any]:
                 (
                     q["sql"]
                     for q in captured.captured_queries
-                    if "ORDER BY" in q["sql"] and "LIMIT 101" in q["sql"]
+                    if "ORDER BY" in q["sql"] and f"LIMIT {PAGE_SIZE + 1}" in q["sql"]
                 ),
                 "",
             )
@@ -253,12 +253,15 @@ def _report(timings: list[tuple[dict[str, Any], Timing]]) -> int:
         for number, sql in enumerate(scenario["sql"], 1):
             print(f"  {number:2d}. {sql[:160]}")
     fixed = all(len(found) == 1 for found in counts.values())
+    # An empty or short page would be fast for the wrong reason.
+    full = all(scenario["rows"] == PAGE_SIZE for scenario, _ in timings)
     print(
         f"median under {TARGET_MEDIAN_MS:g} ms: {'PASS' if met else 'FAIL'}; same query count "
-        f"on the first and the deep page: {'PASS' if fixed else 'FAIL'}",
+        f"on the first and the deep page: {'PASS' if fixed else 'FAIL'}; every page full: "
+        f"{'PASS' if full else 'FAIL'}",
         flush=True,
     )
-    return 0 if met and fixed else 1
+    return 0 if met and fixed and full else 1
 
 
 if __name__ == "__main__":

@@ -418,7 +418,8 @@ def _weigh(port: int, prep: dict[str, Any]) -> tuple[list[str], bool]:
     ok = True
     for label, (path, signed_in) in pages.items():
         cookie = f"{session[0]}={session[1]}" if signed_in else ""
-        _, _, html, _ = _fetch(port, path, cookie)
+        page_status, _, html, _ = _fetch(port, path, cookie)
+        failed = [] if page_status == 200 else [f"{path} ({page_status})"]
         parser = _References()
         parser.feed(html.decode("utf-8", "replace"))
         base = f"http://{HOST}:{port}{path}"
@@ -444,8 +445,12 @@ def _weigh(port: int, prep: dict[str, Any]) -> tuple[list[str], bool]:
             name = split.path.rsplit("/", 1)[-1] or split.path
             how = f"/{encoding}" if encoding else ""
             note = "" if status == 200 else f" ({status})"
+            if status != 200:
+                failed.append(f"{local} ({status})")
             parts.append(f"{name}={size / 1024:.1f}K{how}{note}")
-        passed = total < TARGET_PAGE_BYTES and not external
+        # A page or file that did not load would make the page look lighter: it fails.
+        external = list(dict.fromkeys(external))
+        passed = total < TARGET_PAGE_BYTES and not external and not failed
         ok = ok and passed
         lines.append(
             f"  {label:<30} {total / 1024:7.1f} KB in {len(parts):2d} requests, "
@@ -454,6 +459,8 @@ def _weigh(port: int, prep: dict[str, Any]) -> tuple[list[str], bool]:
         lines.append("      " + ", ".join(parts))
         for url in external:
             lines.append(f"      external: {url}")
+        for url in failed:
+            lines.append(f"      not loaded: {url}")
     return lines, ok
 
 

@@ -43,6 +43,7 @@ import psycopg
 
 from bench.bench_submission import ROOT, _django_env, _flush_redis, _run
 from bench.common import ensure_database
+from integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -51,8 +52,6 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_webhooks"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 TARGET_SECONDS = 60.0
 EVENT_TYPE = "request.submitted"
-DELIVERY_HEADER = "X-HMS-Delivery"
-SIGNATURE_HEADER = "X-HMS-Signature"
 
 
 @dataclass(frozen=True)
@@ -368,6 +367,7 @@ def _report(
             break
     met = (
         delivered == config.deliveries
+        and received - duplicates == config.deliveries
         and drained < TARGET_SECONDS
         and sample_ok
         and duplicates == 0

@@ -165,13 +165,18 @@ def cpu(count: int) -> dict[str, float]:
     client.post("/bench/bare-insert/", {"body": DESCRIPTION})
     forms = [submission_form(service_type_id=service_type.pk, index=9999) for _ in range(count)]
     started = time.process_time()
-    for form in forms:
-        client.post("/requests/new/", form)
+    statuses = [client.post("/requests/new/", form).status_code for form in forms]
     submit = (time.process_time() - started) * 1000 / count
     started = time.process_time()
-    for _ in range(count):
-        client.post("/bench/bare-insert/", {"body": DESCRIPTION})
+    bare_statuses = [
+        client.post("/bench/bare-insert/", {"body": DESCRIPTION}).status_code for _ in range(count)
+    ]
     bare = (time.process_time() - started) * 1000 / count
+    if set(statuses) != {302} or set(bare_statuses) != {201}:
+        raise SystemExit(
+            f"submissions answered {sorted(set(statuses))} (expected 302), bare inserts "
+            f"{sorted(set(bare_statuses))} (expected 201): nothing measured"
+        )
     return {"submit_cpu_ms": round(submit, 2), "bare_cpu_ms": round(bare, 2)}
 
 

@@ -6,7 +6,6 @@ These run on one xdist worker (group "celery") so no other test process consumes
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from django.core import mail
 from django.utils import timezone
 
 from service_requests.models import NotifyState, RequestEvent, ServiceRequest
+from tests.builders import filing_form
 from tests.conftest import use_broker, wait_for
 
 pytestmark = [
@@ -25,15 +25,9 @@ pytestmark = [
 
 
 def _form(service_type) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {
-        "service_type": str(service_type.pk),
-        "description": "The heating has not worked since October.",
-        "amount": "",
-        "contact_name": "Alice Example",
-        "contact_email": "alice@example.test",
-        "contact_phone": "",
-        "submission_token": str(uuid.uuid4()),
-    }
+    return filing_form(
+        service_type, description="The heating has not worked since October.", amount=""
+    )
 
 
 def test_worker_delivers_the_confirmation_email(client, civilian, inspection, celery_app):

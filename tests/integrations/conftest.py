@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from oauth2_provider.models import get_application_model
 from rest_framework.test import APIClient
 
@@ -66,16 +65,6 @@ def bearer(client: Client, scope: str | None = None) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
     return api
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_counters(settings) -> None:  # type: ignore[no-untyped-def]
-    """Start every test with no rate counters. The local-memory cache (no Redis) is this
-    process's own, and SQLite reuses ids after a rollback, so it is cleared; Redis is shared
-    with the other test process and the broker, so it is left alone: on PostgreSQL client and
-    user ids are never reused, so counters never carry over."""
-    if not settings.REDIS_URL:
-        cache.clear()
 
 
 @pytest.fixture
