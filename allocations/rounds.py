@@ -699,6 +699,42 @@ def _decide_claims_sql() -> str:
     )
 
 
+def _decide_claims(
+    round_: AllocationRound,
+    obligation_of: dict[int, int],
+    history: tuple[datetime, str, int],
+    actor: User,
+) -> None:
+    """What `_decide_claims_sql` does, through the ORM, for databases without data-modifying
+    `WITH` (SQLite: the embedded default): the paid claims granted with their obligation, the
+    round's other claims released, a history row each."""
+    grants = {g.claim_id: g for g in AllocationGrant.objects.filter(round=round_)}
+    changed = []
+    for claim in Claim.objects.filter(pk__in=list(grants)).order_by("pk"):
+        grant = grants[claim.pk]
+        if claim.pk in obligation_of:
+            claim.status = ClaimStatus.GRANTED
+            claim.granted_minor = grant.granted_minor
+            claim.obligation_id = obligation_of[claim.pk]
+            claim.explanation = grant.explanation
+        elif claim.round_id == round_.pk:
+            if claim.status == ClaimStatus.AWAITING_FUNDS:
+                claim.explanation = grant.explanation
+            claim.round_id = None
+        else:
+            continue
+        changed.append(claim)
+    when, reason, _user_id = history
+    bulk_update_with_history(
+        changed,
+        Claim,
+        ["status", "granted_minor", "obligation", "explanation", "round"],
+        default_user=actor,
+        default_change_reason=reason,
+        default_date=when,
+    )
+
+
 @transaction.atomic
 def round_commit(*, actor: User, round_id: int) -> AllocationRound:
     """Commit an approved round: one pending ledger transfer (an obligation) per positive grant,
@@ -774,22 +810,25 @@ def round_commit(*, actor: User, round_id: int) -> AllocationRound:
         raise
     paid_ids = [claim_id for claim_id, _ in paying]
     history = (timezone.now(), f"committed by round {round_.pk}", actor.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _decide_claims_sql(),
-            [
-                ClaimStatus.GRANTED.value,
-                paid_ids,
-                obligations,
-                round_.pk,
-                ClaimStatus.AWAITING_FUNDS.value,
-                round_.pk,
-                round_.pk,
-                paid_ids,
-                *history,
-                *history,
-            ],
-        )
+    if connection.vendor != "postgresql":
+        _decide_claims(round_, dict(zip(paid_ids, obligations, strict=True)), history, actor)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _decide_claims_sql(),
+                [
+                    ClaimStatus.GRANTED.value,
+                    paid_ids,
+                    obligations,
+                    round_.pk,
+                    ClaimStatus.AWAITING_FUNDS.value,
+                    round_.pk,
+                    round_.pk,
+                    paid_ids,
+                    *history,
+                    *history,
+                ],
+            )
     round_.committed_at = timezone.now()
     _save(round_, actor=actor, reason="committed")
     hooks.claims_granted(claim_ids=paid_ids, actor=actor)

@@ -19,14 +19,13 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.utils import bulk_update_with_history
 
 from allocations import hooks
 from allocations import selectors as allocations
+from hms_portal.db import id_in
 from integrations.events import deferred
 from ledger.money import format_money
 
@@ -82,7 +81,7 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
     requests = list(
         ServiceRequest.objects.select_for_update(of=("self",))
         .select_related("service_type")
-        .filter(_claim_in(claim_ids), status__in=list(_TRANSITIONS))
+        .filter(id_in(ServiceRequest, "claim", claim_ids), status__in=list(_TRANSITIONS))
         .order_by("pk")
     )
     if not requests:
@@ -122,15 +121,6 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
     written = RequestEvent.objects.bulk_create(events, batch_size=CHUNK)
     transaction.on_commit(partial(_enqueue, [event.pk for event in written]))
     return [request.pk for request in moving]
-
-
-def _claim_in(claim_ids: list[int]) -> RawSQL:
-    # One array parameter: an IN list of thousands of ids costs more to build and parse than
-    # the query takes to run.
-    column = f'"{ServiceRequest._meta.db_table}"."claim_id"'
-    return RawSQL(  # noqa: S611  (a column from model metadata; the ids are bound)
-        f"{column} = ANY(%s)", (claim_ids,), output_field=BooleanField()
-    )
 
 
 def _enqueue(event_ids: list[int]) -> None:
