@@ -271,6 +271,7 @@ class OpeningBalances(Kind):
         codes = {r.cells.get("account_code", "").strip() for r in rows}
         keys = {OPENING_KEY_PREFIX + r.cells.get("key", "").strip() for r in rows}
         self.accounts = {a.code: a for a in Account.objects.filter(code__in=codes)}
+        self.equity: dict[str, Account] = {}  # the opening-balance account per currency
         self.existing = {
             t.idempotency_key: t
             for t in Transfer.objects.filter(idempotency_key__in=keys).select_related(
@@ -334,7 +335,10 @@ class OpeningBalances(Kind):
             return
         values = plan.values
         account: Account = values["account"]
-        equity = opening_account(actor=actor, currency=values["currency"])
+        currency = values["currency"]
+        if currency not in self.equity:
+            self.equity[currency] = opening_account(actor=actor, currency=currency)
+        equity = self.equity[currency]
         debit, credit = (equity, account) if values["side"] == "credit" else (account, equity)
         ledger.transfer_create(
             actor=actor,

@@ -110,9 +110,16 @@ def test_exports_neutralise_formulas(finance_officer, migrated):
 
 
 def test_exports_never_show_a_bank_account_number_in_full(finance_officer, migrated, tmp_path):
-    for fmt in ("csv", "xlsx"):
-        data = dataio.data_export(actor=finance_officer, kind="participants", fmt=fmt)
-        assert b"000123456789" not in data
+    data = dataio.data_export(actor=finance_officer, kind="participants", fmt="csv")
+    assert b"000123456789" not in data
+    # An XLSX file is compressed: its cells are read, not its bytes.
+    workbook = load_workbook(
+        io.BytesIO(dataio.data_export(actor=finance_officer, kind="participants", fmt="xlsx"))
+    )
+    header, first = (list(row) for row in workbook.active.iter_rows(max_row=2, values_only=True))
+    values = [str(c.value) for row in workbook.active.iter_rows() for c in row]
+    assert not any("123456789" in value for value in values)
+    assert dict(zip(header, first, strict=True))["account_number"] == "****6789"
     path = tmp_path / "participants.csv"
     call_command("export_data", "participants", str(path), stdout=io.StringIO())
     rows = _csv_rows(path.read_bytes())
