@@ -11,6 +11,7 @@ class HmsPortalConfig(AppConfig):
 
     def ready(self) -> None:
         _compute_changelist_headers_once()
+        _build_history_manager_class_once()
 
 
 def _compute_changelist_headers_once() -> None:
@@ -32,3 +33,24 @@ def _compute_changelist_headers_once() -> None:
 
     result_headers.computed_once = True  # type: ignore[attr-defined]
     unfold_list.result_headers = result_headers
+
+
+def _build_history_manager_class_once() -> None:
+    """django-simple-history's `<Model>.history` descriptor builds a new manager class (with
+    `Manager.from_queryset`, which walks every queryset method) on each access, and every saved
+    change reads it once or twice to write its history row. The class depends only on the
+    descriptor, so build it on first access and keep it there."""
+    from simple_history.manager import HistoryDescriptor
+
+    if getattr(HistoryDescriptor.__get__, "built_once", False):
+        return
+
+    def __get__(self: Any, instance: Any, owner: Any) -> Any:
+        manager_class = self.__dict__.get("_hms_manager_class")
+        if manager_class is None:
+            manager_class = self.manager_class.from_queryset(self.queryset_class)
+            self._hms_manager_class = manager_class
+        return manager_class(self.model, instance)
+
+    __get__.built_once = True  # type: ignore[attr-defined]
+    HistoryDescriptor.__get__ = __get__  # type: ignore[method-assign]

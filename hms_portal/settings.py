@@ -143,7 +143,7 @@ if TESTING and os.environ.get("PYTEST_XDIST_WORKER"):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hms_portal.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": _CACHE_PREFIX,
         }
