@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.crypto import constant_time_compare
 
 from governance.models import Program
 from governance.selectors import programs_decided_by, programs_reviewed_by
 
-from .models import RequestEvent, ServiceQuestion, ServiceRequest, ServiceType
+from .models import Attachment, RequestEvent, ServiceQuestion, ServiceRequest, ServiceType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -148,6 +150,48 @@ def request_by_tracking_number(*, tracking_number: str) -> ServiceRequest | None
         .filter(tracking_number=tracking_number)
         .first()
     )
+
+
+def _count_and_last(model: type[RequestEvent] | type[Attachment], condition: str = "") -> RawSQL:
+    """The text "<count>:<highest id>" of `model`'s rows of the outer request (and `condition`)."""
+    table = model._meta.db_table
+    outer = ServiceRequest._meta.db_table
+    return RawSQL(  # noqa: S611  (table names from model metadata; no parameters)
+        f"SELECT COUNT(*) || ':' || COALESCE(MAX(t.id), 0) FROM {table} t "  # noqa: S608
+        f'WHERE t.request_id = "{outer}"."id"{condition}',
+        (),
+        output_field=CharField(),
+    )
+
+
+def request_for_page(
+    *, user: User | AnonymousUser, tracking_number: str, tracked: Callable[[], bool]
+) -> ServiceRequest | None:
+    """The request `/requests/<tracking number>/` shows: the signed-in civilian's own, or any
+    request whose number and email this browser proved at /track/ (`tracked()`, asked only
+    when the request is not the user's own); else None.
+
+    One query, with the version of what the page lists of it: `public_events_version` and
+    `documents_version` are "<count>:<highest id>" of its public events and of its documents.
+    Neither is ever changed or deleted and ids only grow, so any addition changes them; the
+    page lists them only when a cached part of it has to be rendered again."""
+    found = next(
+        iter(
+            ServiceRequest.objects.select_related("service_type")
+            .filter(tracking_number=tracking_number)
+            .annotate(
+                public_events_version=_count_and_last(RequestEvent, " AND t.public"),
+                documents_version=_count_and_last(Attachment),
+            )
+            .order_by()[:1]
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    if user.is_authenticated and found.requester_id == user.pk:
+        return found
+    return found if tracked() else None
 
 
 def public_timeline(*, request: ServiceRequest) -> list[RequestEvent]:

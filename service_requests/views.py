@@ -191,20 +191,13 @@ def _tracked(request: HttpRequest, tracking_number: str) -> bool:
 PAGE_FRAGMENT_SECONDS = 600
 
 
-def _page_version(
-    found: ServiceRequest,
-    *,
-    owner: bool,
-    timeline: list[Any],
-    attachments: list[Any],
-    rated: Any,
-    fresh_forms: bool,
-) -> str:
+def _page_version(found: ServiceRequest, *, owner: bool, rated: Any, fresh_forms: bool) -> str:
     """The key of the request page's cached parts: the request as last saved (every change of
     status or field saves it, bulk paths included), what the page shows of its service, its
-    public events and documents, the rating, whether the viewer is its civilian, the day (the
-    target date turns overdue) and the time zone. A page showing a refused form's errors is
-    rendered with a timeout of 0 (never stored), so any key serves it."""
+    public events and documents (their versions from `selectors.request_for_page`), the
+    rating, whether the viewer is its civilian, the day (the target date turns overdue) and the
+    time zone. A page showing a refused form's errors is rendered with a timeout of 0 (never
+    stored), so any key serves it."""
     if not fresh_forms:
         return "refused"
     service = found.service_type
@@ -216,9 +209,8 @@ def _page_version(
         service.name_es,
         service.target_days,
         int(owner),
-        len(timeline),
-        timeline[-1].pk if timeline else 0,
-        ".".join(str(a.pk) for a in attachments),
+        found.public_events_version,  # type: ignore[attr-defined]
+        found.documents_version,  # type: ignore[attr-defined]
         rated.pk if rated is not None else 0,
         timezone.localdate().isoformat(),
         timezone.get_current_timezone_name(),
@@ -226,33 +218,32 @@ def _page_version(
     return ":".join(str(part) for part in parts)
 
 
+def _has_documents(found: ServiceRequest) -> bool:
+    version = getattr(found, "documents_version", None)
+    return found.attachments.exists() if version is None else not version.startswith("0:")
+
+
 def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -> dict[str, Any]:
+    """What the request page shows. Worked out only when a part showing it is rendered, not
+    when the part comes from the cache: the status story, the answers, the timeline and the
+    documents."""
     owner = request.user.is_authenticated and found.requester_id == request.user.pk
     rated = getattr(found, "satisfaction", None) if found.status in RATABLE_STATUSES else None
-    timeline = selectors.public_timeline(request=found)
-    attachments = list(found.attachments.all())
     fresh_forms = not any(form is not None for form in forms.values())
     context: dict[str, Any] = {
         "req": found,
         "owner": owner,
-        # Worked out only when a part showing them is rendered, not when it comes from the cache.
         "story": SimpleLazyObject(lambda: status_story(found)),
         "answers": SimpleLazyObject(lambda: answers_for_display(found)),
-        "timeline": timeline,
-        "page_version": _page_version(
-            found,
-            owner=owner,
-            timeline=timeline,
-            attachments=attachments,
-            rated=rated,
-            fresh_forms=fresh_forms,
-        ),
+        "timeline": SimpleLazyObject(lambda: selectors.public_timeline(request=found)),
+        "page_version": _page_version(found, owner=owner, rated=rated, fresh_forms=fresh_forms),
         "fragment_seconds": PAGE_FRAGMENT_SECONDS if fresh_forms else 0,
         "info_form": None,
         "withdraw_form": None,
         "satisfaction_form": None,
         "satisfaction": rated,
-        "attachments": attachments,
+        "attachments": SimpleLazyObject(lambda: list(found.attachments.all())),
+        "has_documents": SimpleLazyObject(lambda: _has_documents(found)),
         "attachments_form": None,
     }
     if owner:
@@ -274,9 +265,11 @@ def request_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     browser that proved the tracking number and email at /track/."""
     if not request.user.is_authenticated and not _tracked(request, tracking_number):
         return redirect_to_login(request.get_full_path())
-    found = selectors.request_of_civilian(user=request.user, tracking_number=tracking_number)
-    if found is None and _tracked(request, tracking_number):
-        found = selectors.request_by_tracking_number(tracking_number=tracking_number)
+    found = selectors.request_for_page(
+        user=request.user,
+        tracking_number=tracking_number,
+        tracked=lambda: not request.user.is_authenticated or _tracked(request, tracking_number),
+    )
     if found is None:
         raise Http404(_("No request of yours has that tracking number."))
     return render(request, "service_requests/detail.html", _detail_context(request, found))
