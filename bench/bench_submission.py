@@ -5,12 +5,18 @@ checked, one request filed, its notification enqueued to Redis on commit) must r
 half the throughput of a bare Django view that inserts one row (`POST /bench/bare-insert/`),
 both measured in the same run on the same gunicorn, middleware and PostgreSQL database.
 
+A third phase measures the floor of the signed-in path (`POST /bench/signed-in-insert/`):
+the same session, user, CSRF check and form body as a submission, then the bare view's one
+insert and a redirect. Its ratio to the bare view is the most any signed-in submission could
+reach on this stack, whatever it files.
+
 Run: `uv run python -m bench bench_submission`. Environment (all optional):
 `BENCH_SUBMIT_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_submit,
 created if missing and migrated), `BENCH_SUBMIT_REDIS_URL` (default redis://127.0.0.1:6379/14,
 flushed before and after), `BENCH_SUBMIT_WORKERS` (gunicorn sync workers, 2 x cores + 1),
 `BENCH_SUBMIT_CLIENTS` (8), `BENCH_SUBMIT_SECONDS` (8 measured seconds per phase after
-1 s of warm-up), `BENCH_SUBMIT_ROUNDS` (2: bare, submit, bare, submit; the best of each counts).
+1 s of warm-up), `BENCH_SUBMIT_ROUNDS` (2: bare, signed, submit, twice; the best of each
+counts).
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_submit"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 SUBMIT_PATH = "/requests/new/"
 BARE_PATH = "/bench/bare-insert/"
+SIGNED_PATH = "/bench/signed-in-insert/"
+# Each phase's kind: the path it posts to and the status every answer must have.
+KINDS = {"bare": (BARE_PATH, 201), "signed": (SIGNED_PATH, 302), "submit": (SUBMIT_PATH, 302)}
 CONFIRMATION = re.compile(r"^(https?://[^/]+)?/requests/HMS-\d{4}-\d{6,}/confirmation/$")
 WARMUP_SECONDS = 1.0
 MAX_REQUESTS_PER_CLIENT = 200_000
@@ -254,7 +263,7 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
     csrf = job["csrf"]
     cookie = f"{job['session_cookie_name']}={job['session']}; {job['csrf_cookie_name']}={csrf}"
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
-    path, expected = (SUBMIT_PATH, 302) if kind == "submit" else (BARE_PATH, 201)
+    path, expected = KINDS[kind]
     conn = http.client.HTTPConnection(HOST, job["port"], timeout=30)
     count = errors = served = 0
     samples: list[str] = []
@@ -262,7 +271,7 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
     time.sleep(max(0.0, job["begin"] - time.time()))
     start, stop = job["begin"] + WARMUP_SECONDS, job["begin"] + WARMUP_SECONDS + job["seconds"]
     while count + errors < MAX_REQUESTS_PER_CLIENT:
-        if kind == "submit":
+        if kind != "bare":
             form = submission_form(service_type_id=job["service_type_id"], index=index)
             form["csrfmiddlewaretoken"] = csrf
         else:
@@ -356,13 +365,10 @@ def _report(config: Config, prep: dict[str, Any], phases: list[PhaseResult]) -> 
         print("  " + result.line())
         for sample in result.error_samples:
             print(f"    error: {sample}")
-    best = {
-        kind: max((r for r in phases if r.kind == kind), key=lambda r: r.rps)
-        for kind in ("bare", "submit")
-    }
+    best = {kind: max((r for r in phases if r.kind == kind), key=lambda r: r.rps) for kind in KINDS}
     medians = {kind: statistics.median(r.rps for r in phases if r.kind == kind) for kind in best}
     print("best of each:")
-    for kind in ("bare", "submit"):
+    for kind in KINDS:
         print("  " + best[kind].line() + f"  (median {medians[kind]:.1f} req/s)")
     print(
         f"SQL queries per request (in-process, Django test client): "
@@ -375,8 +381,16 @@ def _report(config: Config, prep: dict[str, Any], phases: list[PhaseResult]) -> 
     }
     print(
         f"server CPU per request (gunicorn's processes, median of rounds): submit "
-        f"{cpu['submit']:.2f} ms, bare {cpu['bare']:.2f} ms; bare / submit "
+        f"{cpu['submit']:.2f} ms, signed-in floor {cpu['signed']:.2f} ms, bare "
+        f"{cpu['bare']:.2f} ms; bare / submit "
         f"{cpu['bare'] / cpu['submit'] if cpu['submit'] else 0.0:.3f}"
+    )
+    rps = {kind: best[kind].rps for kind in KINDS}
+    print(
+        f"signed-in floor = signed_rps / bare_rps = {rps['signed']:.1f} / {rps['bare']:.1f} "
+        f"= {rps['signed'] / rps['bare'] if rps['bare'] else 0.0:.3f} (the most a signed-in "
+        f"submission could reach); submit / signed = "
+        f"{rps['submit'] / rps['signed'] if rps['signed'] else 0.0:.3f}"
     )
     ratio = best["submit"].rps / best["bare"].rps if best["bare"].rps else 0.0
     errors = sum(r.errors for r in phases)
@@ -390,7 +404,7 @@ def _report(config: Config, prep: dict[str, Any], phases: list[PhaseResult]) -> 
 
 
 def main() -> int:
-    """Prepare PostgreSQL and Redis, serve with gunicorn, measure bare and submit alternately."""
+    """Prepare PostgreSQL and Redis, serve with gunicorn, measure the phases in turn."""
     config = Config.from_env()
     env = _django_env(config)
     print(f"database {config.database_url}, redis {config.redis_url}", flush=True)
@@ -414,7 +428,7 @@ def main() -> int:
                 with context.Pool(config.clients) as pool:
                     pool.map(_ready, range(config.clients), chunksize=1)
                     for _ in range(config.rounds):
-                        for kind in ("bare", "submit"):
+                        for kind in KINDS:
                             result = _phase(pool, kind, port, prep, csrf, config.seconds)
                             print("  " + result.line(), flush=True)
                             phases.append(result)

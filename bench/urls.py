@@ -1,4 +1,4 @@
-"""The portal's URLs plus the bench baseline: a bare view on the same stack."""
+"""The portal's URLs plus the bench baselines: bare views on the same stack."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from . import views
 
 urlpatterns = [
     path("bench/bare-insert/", views.bare_insert, name="bench_bare_insert"),
+    path("bench/signed-in-insert/", views.signed_in_insert, name="bench_signed_in_insert"),
     path("bench/ping/", views.ping, name="bench_ping"),
     *portal_urlpatterns,
 ]
