@@ -58,7 +58,7 @@ ERR_NO_PAYEE = gettext_lazy("There is no participant account with that code.")
 ERR_SECOND_FACTOR = gettext_lazy(
     "The authenticator code is not right, or was already used. Try the next one."
 )
-ERR_NO_APPROVER = (
+ERR_NO_APPROVER = gettext_lazy(
     "Transfers above {limit} need a second person's approval, and none is set up: "
     "send at most {limit}."
 )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
-from django.utils import timezone
+from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
 
 from governance import services as governance
@@ -260,6 +260,9 @@ def test_without_an_approving_program_large_transfers_are_refused(
     with pytest.raises(transfers.TransferRefused) as refused:
         make(with_mfa, accounts["alice"], accounts["bob"].code, 20_000, key="big")
     assert refused.value.code == "no_approver"
+    with translation.override("es"), pytest.raises(transfers.TransferRefused) as spanish:
+        make(with_mfa, accounts["alice"], accounts["bob"].code, 20_000, key="big-es")
+    assert "necesitan la aprobación de una segunda persona" in spanish.value.messages[0]
     assert "$100.00" in refused.value.messages[0]
     assert Transfer.objects.count() == 1
 
