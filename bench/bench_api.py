@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import seed
-from bench.bench_submission import _django_env, _flush_redis, _gunicorn, _run
 from bench.common import ensure_database
+from bench.serving import django_env, flush_redis, gunicorn, run
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -207,27 +207,27 @@ def main() -> int:
     )
     print(f"database {config.database_url}, redis {config.redis_url}", flush=True)
     ensure_database(config.database_url)
-    env = _django_env(config)  # type: ignore[arg-type]
+    env = django_env(config.database_url, config.redis_url)
     env["HMS_API_CLIENT_RATE"] = "1000000/min"
     env["HMS_API_USER_RATE"] = "1000000/min"
-    _run(env, "manage.py", "migrate", "--noinput", "-v", "0")
-    _flush_redis(config.redis_url)
+    run(env, "manage.py", "migrate", "--noinput", "-v", "0")
+    flush_redis(config.redis_url)
     try:
-        prep = json.loads(_run(env, "-m", "bench.bench_api", "prepare").strip().splitlines()[-1])
+        prep = json.loads(run(env, "-m", "bench.bench_api", "prepare").strip().splitlines()[-1])
         if prep["seeded"]:
             print(prep["seeded"])
         print(f"{prep['count']:,} requests; {PAGE_SIZE} a page; {RUNS} timed calls after {WARMUP}")
         timings: list[tuple[dict[str, Any], Timing]] = []
         with (
             tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
-            _gunicorn(env, Path(tmp) / "gunicorn.log", config.workers) as port,
+            gunicorn(env, Path(tmp) / "gunicorn.log", config.workers) as port,
         ):
             for scenario in prep["scenarios"]:
                 http_ms = _time_http(port, scenario["path"], scenario["token"])
                 sql_ms = _time_sql(config.database_url, scenario["main_sql"])
                 timings.append((scenario, Timing(scenario["label"], http_ms, sql_ms)))
     finally:
-        _flush_redis(config.redis_url)
+        flush_redis(config.redis_url)
     return _report(timings)
 
 

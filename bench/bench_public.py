@@ -50,18 +50,18 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from bench.bench_submission import (
+from bench.common import ensure_database, server_cpu_seconds
+from bench.serving import (
     MAX_REQUESTS_PER_CLIENT,
     WARMUP_SECONDS,
     PhaseResult,
-    _csrf_token,
-    _django_env,
-    _flush_redis,
-    _gunicorn,
-    _ready,
-    _run,
+    csrf_token,
+    django_env,
+    flush_redis,
+    gunicorn,
+    ready,
+    run,
 )
-from bench.common import ensure_database, server_cpu_seconds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -286,7 +286,7 @@ def _phase(pool: Any, kind: str, common: dict[str, Any], config: Config) -> Phas
             **common,
             "kind": kind,
             "session": common["sessions"][index],
-            "csrf": _csrf_token(),
+            "csrf": csrf_token(),
             "begin": begin,
             "seconds": config.seconds,
         }
@@ -481,16 +481,16 @@ def main() -> int:
     phases: list[PhaseResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-public-") as tmp:
         static_root = Path(os.environ.get("BENCH_PUBLIC_STATIC_ROOT") or Path(tmp) / "static")
-        env = _django_env(config)  # type: ignore[arg-type]
+        env = django_env(config.database_url, config.redis_url)
         env.update({"BENCH_STATIC_ROOT": str(static_root), "BENCH_TRACK_LIMIT": "100000000"})
-        _run(env, "manage.py", "migrate", "--noinput", "-v", "0")
+        run(env, "manage.py", "migrate", "--noinput", "-v", "0")
         if not (static_root / "staticfiles.json").exists():
             started = time.perf_counter()
-            _run(env, "manage.py", "collectstatic", "--noinput", "-v", "0")
+            run(env, "manage.py", "collectstatic", "--noinput", "-v", "0")
             print(f"collectstatic (compressed, hashed): {time.perf_counter() - started:.0f} s")
-        _flush_redis(config.redis_url)
+        flush_redis(config.redis_url)
         try:
-            out = _run(
+            out = run(
                 env, "-m", "bench.bench_public", "prepare", str(config.clients), str(config.rows)
             )
             prep = json.loads(out.strip().splitlines()[-1])
@@ -507,7 +507,7 @@ def main() -> int:
             }
             common["static_path"] = _static_path(static_root)
             log = Path(tmp) / "gunicorn.log"
-            with _gunicorn(env, log, config.workers) as port:
+            with gunicorn(env, log, config.workers) as port:
                 common["port"] = port
                 weight_lines, weight_ok = _weigh(port, prep)
                 print("\n".join(weight_lines), flush=True)
@@ -518,7 +518,7 @@ def main() -> int:
                 )
                 context = multiprocessing.get_context("spawn")
                 with context.Pool(config.clients) as pool:
-                    pool.map(_ready, range(config.clients), chunksize=1)
+                    pool.map(ready, range(config.clients), chunksize=1)
                     for _ in range(config.rounds):
                         for kind in KINDS:
                             result = _phase(pool, kind, common, config)
@@ -528,7 +528,7 @@ def main() -> int:
             if "Traceback" in server_log:
                 print("gunicorn log (tail):\n" + server_log[-3000:])
         finally:
-            _flush_redis(config.redis_url)
+            flush_redis(config.redis_url)
     return 0 if _report(phases) and weight_ok else 1
 
 

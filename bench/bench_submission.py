@@ -8,7 +8,8 @@ both measured in the same run on the same gunicorn, middleware and PostgreSQL da
 A third phase measures the floor of the signed-in path (`POST /bench/signed-in-insert/`):
 the same session, user, CSRF check and form body as a submission, then the bare view's one
 insert and a redirect. Its ratio to the bare view is the most any signed-in submission could
-reach on this stack, whatever it files.
+reach on this stack, whatever it files. Before the timed phases, one unrecorded second of each
+kind lets every gunicorn worker pay its one-time costs.
 
 Run: `uv run python -m bench bench_submission`. Environment (all optional):
 `BENCH_SUBMIT_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_submit,
@@ -21,38 +22,41 @@ counts).
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import multiprocessing
 import os
 import re
-import secrets
-import signal
-import socket
 import statistics
-import string
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import redis
 
 from bench.common import ensure_database, server_cpu_seconds
+from bench.serving import (
+    HOST,
+    MAX_REQUESTS_PER_CLIENT,
+    WARMUP_SECONDS,
+    PhaseResult,
+    csrf_token,
+    django_env,
+    flush_redis,
+    get,
+    gunicorn,
+    ready,
+    run,
+)
 from bench.submission_prep import DESCRIPTION, submission_form
 from bench.views import BARE_TABLE, BARE_TABLE_SQL
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.5
-HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_submit"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 SUBMIT_PATH = "/requests/new/"
@@ -61,8 +65,6 @@ SIGNED_PATH = "/bench/signed-in-insert/"
 # Each phase's kind: the path it posts to and the status every answer must have.
 KINDS = {"bare": (BARE_PATH, 201), "signed": (SIGNED_PATH, 302), "submit": (SUBMIT_PATH, 302)}
 CONFIRMATION = re.compile(r"^(https?://[^/]+)?/requests/HMS-\d{4}-\d{6,}/confirmation/$")
-WARMUP_SECONDS = 1.0
-MAX_REQUESTS_PER_CLIENT = 200_000
 
 
 @dataclass(frozen=True)
@@ -90,169 +92,11 @@ class Config:
         )
 
 
-@dataclass
-class PhaseResult:
-    """Merged figures of all clients for one timed phase."""
-
-    kind: str
-    seconds: float
-    count: int = 0
-    errors: int = 0
-    error_samples: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    # Every answer of the phase (warm-up included) and the server's CPU seconds meanwhile.
-    served: int = 0
-    server_cpu: float = 0.0
-
-    @property
-    def server_cpu_ms(self) -> float:
-        """The server's CPU milliseconds per request answered (0 when nothing was answered)."""
-        return self.server_cpu * 1000 / self.served if self.served else 0.0
-
-    @property
-    def rps(self) -> float:
-        """Successful requests per second over the measured window."""
-        return self.count / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        """Latency percentile in milliseconds (0 when nothing was measured)."""
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        index = min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))
-        return ordered[index] * 1000
-
-    def line(self) -> str:
-        """One printable line of this phase's figures."""
-        return (
-            f"{self.kind:<7} {self.rps:8.1f} req/s  p50 {self.percentile(0.5):6.1f} ms  "
-            f"p95 {self.percentile(0.95):6.1f} ms  ok {self.count:6d}  errors {self.errors}  "
-            f"server CPU {self.server_cpu_ms:5.2f} ms/req"
-        )
-
-    def add(self, part: dict[str, Any]) -> None:
-        """Merge one client's figures."""
-        self.count += part["count"]
-        self.errors += part["errors"]
-        self.error_samples += part["samples"]
-        self.latencies += part["latencies"]
-        self.served += part["served"]
-
-    def extend(self, other: PhaseResult) -> None:
-        """Pool another phase's figures of the same kind into this one."""
-        self.count += other.count
-        self.errors += other.errors
-        self.error_samples += other.error_samples
-        self.latencies += other.latencies
-        self.served += other.served
-        self.server_cpu += other.server_cpu
-
-
-def _django_env(config: Config) -> dict[str, str]:
-    """Environment of every Django process of the run (manage.py, prep, gunicorn)."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": config.database_url,
-            "REDIS_URL": config.redis_url,
-            "DEBUG": "false",
-            "HMS_TESTING": "false",
-            "SECRET_KEY": "bench-secret-key-not-for-production-" + "b" * 32,
-            "HMS_LEDGER_CHECKPOINT_KEY": "bench-checkpoint-key-not-for-production",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-        }
-    )
-    return env
-
-
 def _prepare_bare_table(database_url: str) -> None:
     """Create the baseline's table and empty it."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(BARE_TABLE_SQL)
         conn.execute(f"TRUNCATE {BARE_TABLE}")
-
-
-def _flush_redis(redis_url: str) -> None:
-    """Empty the bench Redis database (cache, cached sessions, enqueued Celery tasks)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def _run(env: dict[str, str], *args: str) -> str:
-    """Run a Python module or script of the project with the bench environment; return stdout."""
-    done = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
-        raise RuntimeError(f"{' '.join(args)} exited with {done.returncode}")
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def _gunicorn(env: dict[str, str], log: Path, workers: int) -> Iterator[int]:
-    """Serve the portal with gunicorn (`workers` sync workers) on a free loopback port; always
-    stop it."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "hms_portal.wsgi",
-        "--workers", str(workers), "--threads", "1", "-k", "sync",
-        "--bind", f"{HOST}:{port}", "--backlog", "256", "--log-level", "warning",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                if _get(port, "/bench/ping/")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer within 60 s:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
-def _csrf_token() -> str:
-    """A token in the format Django's CSRF check accepts: the same value goes in the cookie and
-    in the form field, which is all the check compares on plain HTTP."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(32))
 
 
 def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
@@ -314,11 +158,6 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ready(index: int) -> int:
-    """Nothing: lets the pool's processes start (and import this module) before any timing."""
-    return index
-
-
 def _phase(
     pool: Any, kind: str, port: int, prep: dict[str, Any], csrf: list[str], seconds: float
 ) -> PhaseResult:
@@ -351,7 +190,7 @@ def _check_pages(port: int, prep: dict[str, Any], csrf: str) -> None:
     """One GET of the form page, signed in, as a civilian's browser would do first."""
     cookie = f"{prep['session_cookie_name']}={prep['sessions'][0]}; csrftoken={csrf}"
     try:
-        status, _ = _get(port, SUBMIT_PATH, {"Cookie": cookie})
+        status, _ = get(port, SUBMIT_PATH, {"Cookie": cookie})
     except (OSError, http.client.HTTPException) as error:
         status = f"{type(error).__name__}"  # type: ignore[assignment]
     note = "" if status == 200 else " (not measured; the POST path renders no template)"
@@ -406,27 +245,31 @@ def _report(config: Config, prep: dict[str, Any], phases: list[PhaseResult]) -> 
 def main() -> int:
     """Prepare PostgreSQL and Redis, serve with gunicorn, measure the phases in turn."""
     config = Config.from_env()
-    env = _django_env(config)
+    env = django_env(config.database_url, config.redis_url)
     print(f"database {config.database_url}, redis {config.redis_url}", flush=True)
     ensure_database(config.database_url)
-    _run(env, "manage.py", "migrate", "--noinput", "-v", "0")
+    run(env, "manage.py", "migrate", "--noinput", "-v", "0")
     _prepare_bare_table(config.database_url)
-    _flush_redis(config.redis_url)
+    flush_redis(config.redis_url)
     try:
         prep = json.loads(
-            _run(env, "-m", "bench.submission_prep", "prepare", str(config.clients))
+            run(env, "-m", "bench.submission_prep", "prepare", str(config.clients))
             .strip()
             .splitlines()[-1]
         )
-        csrf = [_csrf_token() for _ in prep["sessions"]]
+        csrf = [csrf_token() for _ in prep["sessions"]]
         phases: list[PhaseResult] = []
         with tempfile.TemporaryDirectory(prefix="bench-submit-") as tmp:
             log = Path(tmp) / "gunicorn.log"
-            with _gunicorn(env, log, config.workers) as port:
+            with gunicorn(env, log, config.workers) as port:
                 _check_pages(port, prep, csrf[0])
                 context = multiprocessing.get_context("spawn")
                 with context.Pool(config.clients) as pool:
-                    pool.map(_ready, range(config.clients), chunksize=1)
+                    pool.map(ready, range(config.clients), chunksize=1)
+                    # Every worker's first requests pay one-time costs (imports, connections):
+                    # one unrecorded second of each kind first, so no phase carries them.
+                    for kind in KINDS:
+                        _phase(pool, kind, port, prep, csrf, 1.0)
                     for _ in range(config.rounds):
                         for kind in KINDS:
                             result = _phase(pool, kind, port, prep, csrf, config.seconds)
@@ -436,7 +279,7 @@ def main() -> int:
             if "ERROR" in server_log or "Traceback" in server_log:
                 print("gunicorn log (tail):\n" + server_log[-3000:])
     finally:
-        _flush_redis(config.redis_url)
+        flush_redis(config.redis_url)
     ratio, errors = _report(config, prep, phases)
     return 0 if ratio >= TARGET_RATIO and not errors else 1
 

@@ -41,8 +41,8 @@ from typing import Any
 
 import psycopg
 
-from bench.bench_submission import ROOT, _django_env, _flush_redis, _run
 from bench.common import ensure_database
+from bench.serving import ROOT, django_env, flush_redis, run
 from integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
@@ -298,14 +298,14 @@ def main() -> int:
     config = Config.from_env()
     print(f"database {config.database_url}, broker {config.redis_url}", flush=True)
     ensure_database(config.database_url)
-    env = _django_env(config)  # type: ignore[arg-type]
-    _run(env, "manage.py", "migrate", "--noinput", "-v", "0")
-    _flush_redis(config.redis_url)
+    env = django_env(config.database_url, config.redis_url)
+    run(env, "manage.py", "migrate", "--noinput", "-v", "0")
+    flush_redis(config.redis_url)
     receiver = Receiver()
     try:
         with receiver.running(), tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
             made = json.loads(
-                _run(env, "-m", "bench.bench_webhooks", "subscribe", receiver.url)
+                run(env, "-m", "bench.bench_webhooks", "subscribe", receiver.url)
                 .strip()
                 .splitlines()[-1]
             )
@@ -319,14 +319,14 @@ def main() -> int:
             log = Path(tmp) / "worker.log"
             with _worker(env, log, config.concurrency):
                 emitted = json.loads(
-                    _run(env, "-m", "bench.bench_webhooks", "emit", str(config.deliveries))
+                    run(env, "-m", "bench.bench_webhooks", "emit", str(config.deliveries))
                     .strip()
                     .splitlines()[-1]
                 )
                 finished, counts = _wait_drained(config, made["subscription"])
             worker_log = log.read_text(errors="replace")
     finally:
-        _flush_redis(config.redis_url)
+        flush_redis(config.redis_url)
     return _report(config, baseline, emitted, finished, counts, receiver, made, worker_log)
 
 
