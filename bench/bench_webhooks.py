@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +41,7 @@ from typing import Any
 import psycopg
 
 from bench.common import ensure_database
-from bench.serving import ROOT, django_env, flush_redis, run
+from bench.serving import django_env, flush_redis, run, running
 from integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
@@ -243,29 +242,16 @@ def _worker(env: dict[str, str], log: Path, concurrency: int) -> Iterator[subpro
         "--without-heartbeat", "--without-mingle", "--without-gossip",
         "-n", f"bench-webhooks-{os.getpid()}@%h",
     ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while b" ready." not in log.read_bytes():
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"the worker exited with {process.returncode}:\n{log.read_text()}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker was not ready within 90 s:\n{log.read_text()}")
-            time.sleep(0.2)
+    with running(
+        command,
+        env,
+        log,
+        what="the worker",
+        is_ready=lambda: b" ready." in log.read_bytes(),
+        ready_seconds=90,
+        stop_seconds=30,  # a warm shutdown: the main process stops its pool
+    ) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # a warm shutdown: the main process stops its pool
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
 
 
 def _progress(database_url: str, subscription: int) -> dict[str, int]:

@@ -17,7 +17,7 @@ import string
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +146,45 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
 
 
 @contextlib.contextmanager
+def running(
+    command: list[str],
+    env: dict[str, str],
+    log: Path,
+    *,
+    what: str,
+    is_ready: Callable[[], bool],
+    ready_seconds: float = 60,
+    stop_seconds: float = 20,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `command` in the project (its output in `log`), wait until `is_ready()`; always
+    stop it after: SIGTERM, then SIGKILL to its process group if it has not stopped in
+    `stop_seconds`."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + ready_seconds
+        while not is_ready():
+            if process.poll() is not None:
+                raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{what} was not ready within {ready_seconds:g} s:\n{log.read_text()}"
+                )
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=stop_seconds)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+@contextlib.contextmanager
 def gunicorn(env: dict[str, str], log: Path, workers: int) -> Iterator[int]:
     """Serve the portal with gunicorn (`workers` sync workers) on a free loopback port; always
     stop it."""
@@ -155,30 +194,14 @@ def gunicorn(env: dict[str, str], log: Path, workers: int) -> Iterator[int]:
         "--workers", str(workers), "--threads", "1", "-k", "sync",
         "--bind", f"{HOST}:{port}", "--backlog", "256", "--log-level", "warning",
     ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                if get(port, "/bench/ping/")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer within 60 s:\n{log.read_text()}")
-            time.sleep(0.2)
+
+    def answers() -> bool:
+        with contextlib.suppress(OSError):
+            return get(port, "/bench/ping/")[0] == 200
+        return False
+
+    with running(command, env, log, what="gunicorn", is_ready=answers):
         yield port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
 
 
 def csrf_token() -> str:
