@@ -8,8 +8,8 @@ both measured in the same run on the same gunicorn, middleware and PostgreSQL da
 A third phase measures the floor of the signed-in path (`POST /bench/signed-in-insert/`):
 the same session, user, CSRF check and form body as a submission, then the bare view's one
 insert and a redirect. Its ratio to the bare view is the most any signed-in submission could
-reach on this stack, whatever it files. Before the timed phases, one unrecorded second of each
-kind lets every gunicorn worker pay its one-time costs.
+reach on this stack, whatever it files. Before the timed phases, an unrecorded phase of each
+kind (2 s) lets every gunicorn worker pay its one-time costs.
 
 Run: `uv run python -m bench bench_submission`. Environment (all optional):
 `BENCH_SUBMIT_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_submit,
@@ -267,7 +267,7 @@ def main() -> int:
                 with context.Pool(config.clients) as pool:
                     pool.map(ready, range(config.clients), chunksize=1)
                     # Every worker's first requests pay one-time costs (imports, connections):
-                    # one unrecorded second of each kind first, so no phase carries them.
+                    # an unrecorded phase of each kind first, so no timed phase carries them.
                     for kind in KINDS:
                         _phase(pool, kind, port, prep, csrf, 1.0)
                     for _ in range(config.rounds):

@@ -167,11 +167,11 @@ def running(
         deadline = time.monotonic() + ready_seconds
         while not is_ready():
             if process.poll() is not None:
-                raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
+                output = log.read_text(errors="replace")
+                raise RuntimeError(f"{what} exited with {process.returncode}:\n{output}")
             if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{what} was not ready within {ready_seconds:g} s:\n{log.read_text()}"
-                )
+                output = log.read_text(errors="replace")
+                raise RuntimeError(f"{what} was not ready within {ready_seconds:g} s:\n{output}")
             time.sleep(0.2)
         yield process
     finally:

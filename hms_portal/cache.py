@@ -3,7 +3,7 @@
 Django's `RedisCacheClient.get_client` builds a new `redis.Redis` around the server's
 connection pool for every cache call, and building one costs about as much CPU as the
 call's own round trip (redis-py fills a table of some 200 response callbacks each time).
-A `redis.Redis` holds no connection of its own and is safe to share between threads, so this
+A `redis.Redis` holds no connection of its own (its pool lends one per command), so this
 client keeps the one it built for each pool. The pools, connections, serializer and every
 cache method are Django's.
 """

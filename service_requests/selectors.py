@@ -153,7 +153,9 @@ def request_by_tracking_number(*, tracking_number: str) -> ServiceRequest | None
 
 
 def _count_and_last(model: type[RequestEvent] | type[Attachment], condition: str = "") -> RawSQL:
-    """The text "<count>:<highest id>" of `model`'s rows of the outer request (and `condition`)."""
+    """The text "<count>:<highest id>" of `model`'s rows of the outer request (and `condition`).
+    The outer query must read the requests table unaliased (a plain query on `ServiceRequest`,
+    not a subquery or a self-join)."""
     table = model._meta.db_table
     outer = ServiceRequest._meta.db_table
     return RawSQL(  # noqa: S611  (table names from model metadata; no parameters)

@@ -223,6 +223,11 @@ def _has_documents(found: ServiceRequest) -> bool:
     return found.attachments.exists() if version is None else not version.startswith("0:")
 
 
+def _documents(found: ServiceRequest) -> list[Any]:
+    version = getattr(found, "documents_version", None)
+    return [] if version is not None and version.startswith("0:") else list(found.attachments.all())
+
+
 def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -> dict[str, Any]:
     """What the request page shows. Worked out only when a part showing it is rendered, not
     when the part comes from the cache: the status story, the answers, the timeline and the
@@ -242,7 +247,7 @@ def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -
         "withdraw_form": None,
         "satisfaction_form": None,
         "satisfaction": rated,
-        "attachments": SimpleLazyObject(lambda: list(found.attachments.all())),
+        "attachments": SimpleLazyObject(lambda: _documents(found)),
         "has_documents": SimpleLazyObject(lambda: _has_documents(found)),
         "attachments_form": None,
     }

@@ -155,9 +155,9 @@ def test_a_request_with_answers_reads_its_questions_once(
     )
     client.force_login(civilian)
     path = f"/requests/{request.tracking_number}/"
-    # The first view renders the answers: the user, the request, its timeline, its documents
-    # and the questions.
-    with django_assert_num_queries(5 + SESSION_QUERIES):
+    # The first view renders the answers: the user, the request, its timeline and the questions
+    # (it has no documents: its version says so, and they are not read).
+    with django_assert_num_queries(4 + SESSION_QUERIES):
         first = client.get(path).content.decode()
     # The next one takes the rendered parts from the cache and reads none of them.
     with django_assert_num_queries(2 + SESSION_QUERIES):
