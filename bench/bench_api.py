@@ -34,11 +34,10 @@ from typing import Any
 
 from bench import seed
 from bench.common import ensure_database
-from bench.serving import django_env, flush_redis, gunicorn, run
+from bench.serving import HOST, django_env, flush_redis, gunicorn, run
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_api"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 ROWS = 1_000_000

@@ -52,8 +52,7 @@ from typing import Any
 
 from bench.common import ensure_database, server_cpu_seconds
 from bench.serving import (
-    MAX_REQUESTS_PER_CLIENT,
-    WARMUP_SECONDS,
+    HOST,
     PhaseResult,
     csrf_token,
     django_env,
@@ -61,11 +60,11 @@ from bench.serving import (
     gunicorn,
     ready,
     run,
+    timed_requests,
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_public"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 TARGET_MEDIAN_MS = 50.0
@@ -235,48 +234,16 @@ def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
     """One client: its kind's request as fast as answers come, on one keep-alive connection,
     from `begin` + warm-up to the end of the phase."""
     method, path, body, headers, expected = _request_of(job)
-    conn = http.client.HTTPConnection(HOST, job["port"], timeout=30)
-    count = errors = served = 0
-    samples: list[str] = []
-    latencies: list[float] = []
-    time.sleep(max(0.0, job["begin"] - time.time()))
-    start = job["begin"] + WARMUP_SECONDS
-    stop = start + job["seconds"]
-    while count + errors < MAX_REQUESTS_PER_CLIENT:
-        began = time.time()
-        if began >= stop:
-            break
-        problem = ""
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            content = response.read()
-            if response.status != expected:
-                problem = (
-                    f"{response.status} {response.getheader('Location', '')} {content[:200]!r}"
-                )
-        except (OSError, http.client.HTTPException) as error:
-            problem = f"{type(error).__name__}: {error}"
-            conn.close()
-        ended = time.time()
-        served += 1
-        if began < start:
-            continue
-        if problem:
-            errors += 1
-            if len(samples) < 5:
-                samples.append(problem)
-        elif ended <= stop:
-            count += 1
-            latencies.append(ended - began)
-    conn.close()
-    return {
-        "count": count,
-        "errors": errors,
-        "samples": samples,
-        "latencies": latencies,
-        "served": served,
-    }
+
+    def send(conn: http.client.HTTPConnection) -> str:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        content = response.read()
+        if response.status != expected:
+            return f"{response.status} {response.getheader('Location', '')} {content[:200]!r}"
+        return ""
+
+    return timed_requests(job, send)
 
 
 def _phase(pool: Any, kind: str, common: dict[str, Any], config: Config) -> PhaseResult:

@@ -41,9 +41,6 @@ import psycopg
 
 from bench.common import ensure_database, server_cpu_seconds
 from bench.serving import (
-    HOST,
-    MAX_REQUESTS_PER_CLIENT,
-    WARMUP_SECONDS,
     PhaseResult,
     csrf_token,
     django_env,
@@ -52,6 +49,7 @@ from bench.serving import (
     gunicorn,
     ready,
     run,
+    timed_requests,
 )
 from bench.submission_prep import DESCRIPTION, submission_form
 from bench.views import BARE_TABLE, BARE_TABLE_SQL
@@ -100,62 +98,32 @@ def _prepare_bare_table(database_url: str) -> None:
 
 
 def _client_loop(job: dict[str, Any]) -> dict[str, Any]:
-    """One client: POST as fast as answers come, on one keep-alive connection, from `start`
-    (after warm-up) to `stop`; return its count, latencies and errors."""
+    """One client: POST its kind's form as fast as answers come, on one keep-alive connection,
+    from `begin` + warm-up to the end of the phase; a submission must be answered by a redirect
+    to its confirmation page."""
     kind: str = job["kind"]
-    index: int = job["index"]
     csrf = job["csrf"]
     cookie = f"{job['session_cookie_name']}={job['session']}; {job['csrf_cookie_name']}={csrf}"
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
     path, expected = KINDS[kind]
-    conn = http.client.HTTPConnection(HOST, job["port"], timeout=30)
-    count = errors = served = 0
-    samples: list[str] = []
-    latencies: list[float] = []
-    time.sleep(max(0.0, job["begin"] - time.time()))
-    start, stop = job["begin"] + WARMUP_SECONDS, job["begin"] + WARMUP_SECONDS + job["seconds"]
-    while count + errors < MAX_REQUESTS_PER_CLIENT:
-        if kind != "bare":
-            form = submission_form(service_type_id=job["service_type_id"], index=index)
-            form["csrfmiddlewaretoken"] = csrf
-        else:
+
+    def send(conn: http.client.HTTPConnection) -> str:
+        if kind == "bare":
             form = {"body": DESCRIPTION, "token": str(uuid.uuid4())}
-        body = urllib.parse.urlencode(form)
-        began = time.time()
-        if began >= stop:
-            break
-        problem = ""
-        try:
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            content = response.read()
-            location = response.getheader("Location", "")
-            if response.status != expected:
-                problem = f"{response.status} {location} {content[:300]!r}"
-            elif kind == "submit" and not CONFIRMATION.match(location):
-                problem = f"302 to unexpected {location!r}"
-        except (OSError, http.client.HTTPException) as error:
-            problem = f"{type(error).__name__}: {error}"
-            conn.close()
-        ended = time.time()
-        served += 1
-        if began < start:
-            continue  # warm-up: not counted
-        if problem:
-            errors += 1
-            if len(samples) < 5:
-                samples.append(problem)
-        elif ended <= stop:
-            count += 1
-            latencies.append(ended - began)
-    conn.close()
-    return {
-        "count": count,
-        "errors": errors,
-        "samples": samples,
-        "latencies": latencies,
-        "served": served,
-    }
+        else:
+            form = submission_form(service_type_id=job["service_type_id"], index=job["index"])
+            form["csrfmiddlewaretoken"] = csrf
+        conn.request("POST", path, body=urllib.parse.urlencode(form), headers=headers)
+        response = conn.getresponse()
+        content = response.read()
+        location = response.getheader("Location", "")
+        if response.status != expected:
+            return f"{response.status} {location} {content[:300]!r}"
+        if kind == "submit" and not CONFIRMATION.match(location):
+            return f"302 to unexpected {location!r}"
+        return ""
+
+    return timed_requests(job, send)
 
 
 def _phase(

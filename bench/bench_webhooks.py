@@ -41,12 +41,11 @@ from typing import Any
 import psycopg
 
 from bench.common import ensure_database
-from bench.serving import django_env, flush_redis, run, running
+from bench.serving import HOST, django_env, flush_redis, run, running
 from integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hms_bench_webhooks"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 TARGET_SECONDS = 60.0

@@ -204,6 +204,50 @@ def gunicorn(env: dict[str, str], log: Path, workers: int) -> Iterator[int]:
         yield port
 
 
+def timed_requests(
+    job: dict[str, Any], send: Callable[[http.client.HTTPConnection], str]
+) -> dict[str, Any]:
+    """One load client: `send` one request on a keep-alive connection and return what is wrong
+    with the answer ("" when nothing), as fast as answers come, from `job["begin"]` to the end
+    of the phase (`WARMUP_SECONDS` of warm-up, then `job["seconds"]` counted). Returns the
+    client's figures for `PhaseResult.add`."""
+    conn = http.client.HTTPConnection(HOST, job["port"], timeout=30)
+    count = errors = served = 0
+    samples: list[str] = []
+    latencies: list[float] = []
+    time.sleep(max(0.0, job["begin"] - time.time()))
+    start = job["begin"] + WARMUP_SECONDS
+    stop = start + job["seconds"]
+    while count + errors < MAX_REQUESTS_PER_CLIENT:
+        began = time.time()
+        if began >= stop:
+            break
+        try:
+            problem = send(conn)
+        except (OSError, http.client.HTTPException) as error:
+            problem = f"{type(error).__name__}: {error}"
+            conn.close()
+        ended = time.time()
+        served += 1
+        if began < start:
+            continue  # warm-up: not counted
+        if problem:
+            errors += 1
+            if len(samples) < 5:
+                samples.append(problem)
+        elif ended <= stop:
+            count += 1
+            latencies.append(ended - began)
+    conn.close()
+    return {
+        "count": count,
+        "errors": errors,
+        "samples": samples,
+        "latencies": latencies,
+        "served": served,
+    }
+
+
 def csrf_token() -> str:
     """A token in the format Django's CSRF check accepts: the same value goes in the cookie and
     in the form field, which is all the check compares on plain HTTP."""

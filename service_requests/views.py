@@ -218,14 +218,19 @@ def _page_version(found: ServiceRequest, *, owner: bool, rated: Any, fresh_forms
     return ":".join(str(part) for part in parts)
 
 
-def _has_documents(found: ServiceRequest) -> bool:
+def _documents_count(found: ServiceRequest) -> int | None:
+    """How many documents the request has, from its version (None: not read with it)."""
     version = getattr(found, "documents_version", None)
-    return found.attachments.exists() if version is None else not version.startswith("0:")
+    return None if version is None else int(version.split(":", 1)[0])
+
+
+def _has_documents(found: ServiceRequest) -> bool:
+    count = _documents_count(found)
+    return found.attachments.exists() if count is None else count > 0
 
 
 def _documents(found: ServiceRequest) -> list[Any]:
-    version = getattr(found, "documents_version", None)
-    return [] if version is not None and version.startswith("0:") else list(found.attachments.all())
+    return [] if _documents_count(found) == 0 else list(found.attachments.all())
 
 
 def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -> dict[str, Any]:

@@ -15,9 +15,6 @@ from tests.builders import filing_form
 NEW = "/requests/new/"
 
 
-_form = filing_form
-
-
 def _service_queries(client, data) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     with CaptureQueriesContext(connection) as captured:
         status = client.post(NEW, data).status_code
@@ -33,17 +30,17 @@ def _service_queries(client, data) -> tuple[int, int]:  # type: ignore[no-untype
 @pytest.mark.django_db(transaction=True)
 def test_the_second_filing_reads_the_service_from_the_cache(client, civilian, inspection):
     client.force_login(civilian)
-    assert _service_queries(client, _form(inspection)) == (302, 2)
-    assert _service_queries(client, _form(inspection)) == (302, 0)
+    assert _service_queries(client, filing_form(inspection)) == (302, 2)
+    assert _service_queries(client, filing_form(inspection)) == (302, 0)
     assert ServiceRequest.objects.count() == 2
 
 
 def test_a_closed_service_is_refused_at_once(client, civilian, inspection):
     client.force_login(civilian)
-    assert client.post(NEW, _form(inspection)).status_code == 302
+    assert client.post(NEW, filing_form(inspection)).status_code == 302
     inspection.active = False
     inspection.save()
-    response = client.post(NEW, _form(inspection))
+    response = client.post(NEW, filing_form(inspection))
     assert response.status_code == 400
     assert "Choose one of the services listed." in response.content.decode()
     assert ServiceRequest.objects.count() == 1
@@ -51,7 +48,7 @@ def test_a_closed_service_is_refused_at_once(client, civilian, inspection):
 
 def test_a_new_required_question_is_asked_at_once(client, civilian, inspection):
     client.force_login(civilian)
-    assert client.post(NEW, _form(inspection)).status_code == 302
+    assert client.post(NEW, filing_form(inspection)).status_code == 302
     ServiceQuestion.objects.create(
         service_type=inspection,
         code="household",
@@ -59,10 +56,10 @@ def test_a_new_required_question_is_asked_at_once(client, civilian, inspection):
         kind=QuestionKind.NUMBER,
         required=True,
     )
-    response = client.post(NEW, _form(inspection))
+    response = client.post(NEW, filing_form(inspection))
     assert response.status_code == 400
     assert ServiceRequest.objects.count() == 1
-    assert client.post(NEW, _form(inspection, q_household="3")).status_code == 302
+    assert client.post(NEW, filing_form(inspection, q_household="3")).status_code == 302
     assert ServiceRequest.objects.latest("pk").answers[0]["answer"] == "3"
 
 
