@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from hms_portal.admin import (
+from core.admin import (
     HistoryModelAdmin,
     ReadOnlyHistoryModelAdmin,
     ReadOnlyModelAdmin,

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from .models import RUN_ROUND_PERMISSION, AllocationBallot, AllocationRound, RoundState
 from .rounds import (

@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from hms_portal.forms import MoneyField
+from core.forms import MoneyField
 
 from . import ballots, rounds, rules
 from .models import TIEBREAK_CHOICES, AllocationRound, Claim, Fund

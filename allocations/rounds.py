@@ -27,12 +27,12 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.utils import bulk_update_with_history
 
+from core.audit import record_history
+from core.money import format_money
 from governance import services as governance
-from hms_portal.audit import record_history
 from integrations.events import emit
 from integrations.models import EventType
 from ledger import services as ledger
-from ledger.money import format_money
 
 from . import hooks, rules
 from .models import (

@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from hms_portal.db import id_in
-from ledger.money import format_money
+from core.db import id_in
+from core.money import format_money
 
 from . import conf, rules
 from .models import (

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.audit import record_history
+from core.money import format_money
 from governance.models import Program
-from hms_portal.audit import record_history
 from ledger import services as ledger
 from ledger.models import Account, AccountType, OwnerKind
-from ledger.money import format_money
 
 from .models import Claim, ClaimStatus, Fund
 

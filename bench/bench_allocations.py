@@ -188,8 +188,8 @@ def _seeded_round() -> Any:
     from allocations import rounds
     from allocations import services as allocations
     from allocations.models import AllocationRound, Claim, ClaimStatus, Fund, RoundState
+    from core.audit import system_user
     from governance.models import Program
-    from hms_portal.audit import system_user
     from ledger.models import Account, AccountType, OwnerKind
 
     name = f"Bench round of {GRANTS}"

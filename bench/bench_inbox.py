@@ -87,9 +87,9 @@ def _world() -> dict[str, Any]:
     from django.utils import timezone
     from guardian.shortcuts import assign_perm
 
+    from core.audit import system_user
     from governance import services as governance
     from governance.models import ApprovalPolicy, Delegation, PolicyStatus, Program
-    from hms_portal.audit import system_user
 
     user_model = get_user_model()
     system = system_user()

@@ -241,7 +241,7 @@ def _invariants_hold(run: str) -> list[str]:
 def main() -> int:
     load_before = os.getloadavg()[0]
     url = _setup()
-    from hms_portal.audit import system_user
+    from core.audit import system_user
 
     actor = system_user()
     run = uuid.uuid4().hex[:8]

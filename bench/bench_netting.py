@@ -177,7 +177,7 @@ def _close(actor: Any) -> tuple[float, dict[int, int], int]:
 def main() -> int:
     load_before = os.getloadavg()[0]
     _setup()
-    from hms_portal.audit import system_user
+    from core.audit import system_user
 
     actor = system_user()
     _dataset(actor)

@@ -82,9 +82,9 @@ def world() -> dict[str, Any]:
 
     from allocations import services as allocations
     from allocations.models import Fund
+    from core import roles
+    from core.audit import system_user
     from governance.models import Program
-    from hms_portal import roles
-    from hms_portal.audit import system_user
     from service_requests.models import ServiceType
 
     user_model = get_user_model()

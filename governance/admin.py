@@ -24,7 +24,7 @@ from guardian.admin import ReinforcedGuardedModelAdminMixin
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
-from hms_portal.admin import (
+from core.admin import (
     HistoryModelAdmin,
     ReadOnlyAdminMixin,
     ReadOnlyHistoryModelAdmin,
@@ -32,7 +32,7 @@ from hms_portal.admin import (
     SuperuserConfigAdminMixin,
     format_money,
 )
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from . import services
 from .models import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hms_portal.templatetags.money import money
+from core.money import display_money as money
 
 from .models import CaseStatus, CaseStepStatus
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from hms_portal.forms import MoneyField
+from core.forms import MoneyField
 
 from . import services
 from .models import DECIDER_OUTCOMES, PolicyStep, Program

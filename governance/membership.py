@@ -21,7 +21,7 @@ from django.db.models.signals import m2m_changed
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from hms_portal.audit import system_user
+from core.audit import system_user
 
 from .models import GroupMembershipChange, MembershipAction
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from hms_portal.audit import system_user
+from core.audit import system_user
 
 from . import services
 

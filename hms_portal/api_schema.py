@@ -1,5 +1,5 @@
 """The OpenAPI schema's view of every endpoint: its documented answers include the shared error
-body (`hms_portal.api`) for every refusal an API call can meet, so a client (and schemathesis)
+body (`core.api`) for every refusal an API call can meet, so a client (and schemathesis)
 knows each status code and its shape."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`/api/v1/`: the apps' endpoints, the OpenAPI schema and its browsable docs.
 
-Every endpoint names the OAuth scopes a client needs (`hms_portal.api.HasScope`); the ledger's
+Every endpoint names the OAuth scopes a client needs (`core.api.HasScope`); the ledger's
 views are routed through subclasses that add its scopes (`ledger:read`, `ledger:write`) to its
 own permission checks, so the ledger app knows nothing of OAuth.
 """
@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from hms_portal.api import HasScope, RejectNulMixin
+from core.api import HasScope, RejectNulMixin
 from integrations import api as integrations_api
 from ledger import api as ledger_api
 from service_requests import api as requests_api

@@ -74,10 +74,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "oauth2_provider",
     # Ours, lowest layer first.
+    "core",
     "ledger",
     "governance",
     "allocations",
     "service_requests",
+    "participants",
     "integrations",
     "hms_portal",
 ]
@@ -319,9 +321,9 @@ REST_FRAMEWORK = {
     # `HasScope` refuses an OAuth client a method its token's scopes do not cover.
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "hms_portal.api.HasScope",
+        "core.api.HasScope",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["hms_portal.api.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         # Per OAuth client (its own rate, set in the admin, wins) and per person.
         "client": env.str("HMS_API_CLIENT_RATE", default="600/min"),
@@ -330,7 +332,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "hms_portal.api_schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "hms_portal.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 
 # --- OAuth 2.0 for systems (django-oauth-toolkit) -----------------------------------------

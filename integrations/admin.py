@@ -38,13 +38,13 @@ from unfold.widgets import (
     UnfoldBooleanSwitchWidget,
 )
 
-from hms_portal.admin import (
+from core.admin import (
     EstimatedCountPaginator,
     HistoryModelAdmin,
     ReadOnlyAdminMixin,
     ReadOnlyModelAdmin,
 )
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from . import dataio, services
 from .dataio.tables import max_bytes

@@ -19,7 +19,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hms_portal.api import RejectNulMixin, idempotency_key, oauth_token
+from core.api import RejectNulMixin, idempotency_key, oauth_token
 
 from . import services
 from .events import EVENT_SPECS

@@ -4,7 +4,7 @@
   scopes granted to it (`ClientScopes`), and refuses the tokens of a revoked client at once.
 - `ClientCredentialsAuthentication` makes the client act for its configured user
   (`Application.user`): `request.user` is that user, so the screens' permission rules apply
-  unchanged, and `request.auth` is the token, whose scopes `hms_portal.api.HasScope` checks.
+  unchanged, and `request.auth` is the token, whose scopes `core.api.HasScope` checks.
   The client is also noted on the Django request so history rows name it
   (`integrations.receivers.name_client_in_history`).
 """
@@ -116,7 +116,7 @@ class ClientCredentialsScheme(OpenApiAuthenticationExtension):
     priority = 1
 
     def get_security_requirement(self, auto_schema: Any) -> Any:
-        from hms_portal.api import required_scopes
+        from core.api import required_scopes
 
         scopes = required_scopes(auto_schema.view, auto_schema.method)
         if scopes is None:

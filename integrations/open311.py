@@ -31,7 +31,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from hms_portal.api import parse_rate
+from core.api import parse_rate
 from service_requests import selectors, services
 from service_requests.models import CLOSED_STATUSES, ServiceRequest, ServiceType
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from . import conf, signing
 from .events import EVENT_SPECS, enqueue_batches, enqueue_each

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.decorators import display
 
-from hms_portal.admin import (
+from core.admin import (
     ReadOnlyAdminMixin,
     ReadOnlyHistoryModelAdmin,
     ReadOnlyModelAdmin,
@@ -157,7 +157,7 @@ from django.utils.html import format_html  # noqa: E402
 from django.utils.safestring import SafeString  # noqa: E402
 from unfold.decorators import action  # noqa: E402
 
-from hms_portal.admin import HistoryModelAdmin  # noqa: E402
+from core.admin import HistoryModelAdmin  # noqa: E402
 
 from . import clearing  # noqa: E402
 from . import conf as ledger_conf  # noqa: E402

@@ -29,8 +29,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from hms_portal.audit import record_history
-from hms_portal.locks import advisory_xact_lock
+from core.audit import record_history
+from core.locks import advisory_xact_lock
 
 from . import conf, services
 from .ach import (

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from hms_portal.audit import system_user
+from core.audit import system_user
 
 from . import services
 from .models import Transfer, TransferKind

@@ -31,7 +31,7 @@ from unfold.decorators import display
 
 from allocations.admin import FundAdmin
 from allocations.models import GRANT_CLAIMS_PERMISSION, Fund
-from hms_portal.admin import (
+from core.admin import (
     EstimatedCountPaginator,
     HistoryModelAdmin,
     ReadOnlyAdminMixin,

@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hms_portal.api import RejectNulMixin, has_scope, idempotency_key
+from core.api import RejectNulMixin, has_scope, idempotency_key
 
 from . import selectors, services
 from .models import MAX_DESCRIPTION, ServiceRequest, ServiceType, Status

@@ -27,7 +27,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from . import conf, services
 from . import messages as standard

@@ -25,9 +25,9 @@ from simple_history.utils import bulk_update_with_history
 
 from allocations import hooks
 from allocations import selectors as allocations
-from hms_portal.db import id_in
+from core.db import id_in
+from core.money import format_money
 from integrations.events import deferred
-from ledger.money import format_money
 
 from . import messages as standard
 from .models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status

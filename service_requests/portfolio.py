@@ -24,11 +24,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from hms_portal.forms import MoneyField
+from core.forms import MoneyField
+from core.money import format_money
 from ledger import clearing
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, OwnerKind
-from ledger.money import format_money
 
 from . import transfers
 

@@ -24,12 +24,12 @@ from django_fsm import can_proceed
 
 from allocations import services as allocations
 from allocations.models import GRANT_CLAIMS_PERMISSION, ClaimStatus, Fund
+from core.audit import record_history
+from core.money import format_money
 from governance import services as governance
 from governance.models import REVIEW_PERMISSION, ApprovalCase, Decision, Outcome
-from hms_portal.audit import record_history
 from ledger import services as ledger
 from ledger.models import OwnerKind
-from ledger.money import format_money
 
 from . import conf
 from . import messages as standard

@@ -34,14 +34,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
+from core.locks import advisory_xact_lock
+from core.money import format_money
 from governance import services as governance
 from governance.models import Program
-from hms_portal.locks import advisory_xact_lock
 from ledger import conf as ledger_conf
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger
 from ledger.models import PARTICIPANT_KINDS, Account, OwnerKind, Transfer, TransferKind
-from ledger.money import format_money
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

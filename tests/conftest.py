@@ -21,8 +21,8 @@ from django.db import connection
 from guardian.shortcuts import assign_perm
 
 from allocations import services as allocations
-from hms_portal import roles
-from hms_portal.audit import system_user
+from core import roles
+from core.audit import system_user
 from tests.factories import ProgramFactory, ServiceTypeFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

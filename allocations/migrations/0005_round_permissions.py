@@ -1,9 +1,9 @@
 """Finance officers run and commit allocation rounds; auditors read them (re-sync the role
-groups from `hms_portal.roles`)."""
+groups from `core.roles`)."""
 
 from django.db import migrations
 
-from hms_portal.roles import sync_roles_in_migration
+from core.roles import sync_roles_in_migration
 
 
 class Migration(migrations.Migration):

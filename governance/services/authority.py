@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import formats
 
-from hms_portal.templatetags.money import money as format_money
+from core.money import display_money as format_money
 
 from ..models import (
     DECIDE_PERMISSION,

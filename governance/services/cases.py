@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from .. import conf, registry
 from ..models import (

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from .. import conf
 from ..models import (

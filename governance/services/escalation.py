@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import formats
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from ..models import ApprovalCase, CaseEventKind, CaseStatus, CaseStep, CaseStepStatus
 from . import notify

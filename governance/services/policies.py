@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from hms_portal.audit import SYSTEM_USERNAME, record_history
+from core.audit import SYSTEM_USERNAME, record_history
 
 from ..models import ApprovalPolicy, ApproverKind, PolicyStatus, PolicyStep, Program, StepMode
 from .errors import (

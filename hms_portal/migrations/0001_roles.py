@@ -2,11 +2,11 @@
 
 from django.db import migrations
 
-from hms_portal.roles import sync_roles_in_migration
+from core.roles import sync_roles_in_migration
 
 
 def backward(apps, schema_editor):
-    from hms_portal.roles import ROLES
+    from core.roles import ROLES
 
     apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
 

@@ -3,7 +3,7 @@
 
 from django.db import migrations
 
-from hms_portal.roles import sync_roles_in_migration
+from core.roles import sync_roles_in_migration
 
 
 class Migration(migrations.Migration):

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from core.audit import SYSTEM_USERNAME
+from core.locks import advisory_xact_lock
 from governance.membership import membership_actor
-from hms_portal.audit import SYSTEM_USERNAME
-from hms_portal.locks import advisory_xact_lock
 
 from ..models import DataImport, DataImportOutcome
 from .base import ERR_DUPLICATE_KEY, Kind, Plan, Problem, RowCheck

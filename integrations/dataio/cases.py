@@ -26,7 +26,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from hms_portal import roles
+from core import roles
 from service_requests import services as requests
 from service_requests.models import (
     MAX_DESCRIPTION,

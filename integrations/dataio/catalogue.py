@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.exceptions import ValidationError
 
 from allocations.models import Fund
+from core.audit import record_history
 from governance.models import Program
-from hms_portal.audit import record_history
 from service_requests.models import ServiceType
 
 from .base import CREATED, UNCHANGED, UPDATED, Kind, Plan, RowCheck, flag

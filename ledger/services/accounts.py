@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from hms_portal.audit import record_history
+from core.audit import record_history
 
 from ..models import Account, AccountType
 from .errors import check_text

@@ -18,7 +18,7 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from hms_portal.roles import sync_roles
+from core.roles import sync_roles
 from tests.conftest import PASSWORD, require_service
 
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"

@@ -11,10 +11,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from core.audit import system_user
 from governance import registry
 from governance import services as governance
 from governance.models import ApprovalCase, Program
-from hms_portal.audit import system_user
 from tests.factories import ProgramFactory, UserFactory
 
 KIND = "test_subject"

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.audit import SYSTEM_USERNAME, system_user
 from governance import services as governance
 from governance.membership import membership_actor
 from governance.models import ApproverKind, GroupMembershipChange
@@ -24,7 +25,6 @@ from governance.selectors import (
     AuthorityRow,
     authority_as_of,
 )
-from hms_portal.audit import SYSTEM_USERNAME, system_user
 from tests.factories import ProgramFactory
 from tests.governance.conftest import delegate_to, make_policy, open_case, staff
 

@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.audit import SYSTEM_USERNAME
 from governance import services as governance
 from governance import tasks
 from governance.models import (
@@ -17,7 +18,6 @@ from governance.models import (
     Delegation,
     ProgramUserObjectPermission,
 )
-from hms_portal.audit import SYSTEM_USERNAME
 from tests.governance.conftest import decide, delegate_to, make_policy, open_case, staff
 
 Step = governance.StepSpec

@@ -10,10 +10,10 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
+from core.audit import system_user
 from governance import services as governance
 from governance import tasks
 from governance.models import CaseEvent, CaseStep
-from hms_portal.audit import system_user
 from tests.governance.conftest import decide, make_policy, open_case, staff
 
 Step = governance.StepSpec

@@ -16,9 +16,9 @@ import pytest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from core import roles
 from governance import services as governance
 from governance.models import CaseStatus, Decision, Delegation
-from hms_portal import roles
 from tests.conftest import _person
 from tests.governance.conftest import OUTCOMES, delegate_to, make_policy, open_case, staff
 

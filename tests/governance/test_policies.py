@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
 
+from core.audit import system_user
 from governance import services as governance
 from governance.models import (
     CaseEvent,
@@ -14,7 +15,6 @@ from governance.models import (
     Decision,
     PolicyStatus,
 )
-from hms_portal.audit import system_user
 from tests.factories import UserFactory
 from tests.governance.conftest import (
     OUTCOMES,

@@ -17,6 +17,7 @@ from guardian.shortcuts import assign_perm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.audit import system_user
 from governance import services as governance
 from governance.models import (
     ApprovalCase,
@@ -26,7 +27,6 @@ from governance.models import (
     Decision,
     Outcome,
 )
-from hms_portal.audit import system_user
 from tests.factories import ProgramFactory
 from tests.governance.conftest import OUTCOMES, delegate_to, staff
 

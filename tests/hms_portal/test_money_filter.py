@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template import Context, Template
 
-from hms_portal.templatetags.money import money
+from core.templatetags.money import money
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import random
 import pytest
 from rest_framework.test import APIClient
 
-from hms_portal.api import ClientRateThrottle, parse_rate
+from core.api import ClientRateThrottle, parse_rate
 from tests.integrations.conftest import bearer
 
 pytestmark = pytest.mark.django_db

@@ -19,10 +19,10 @@ from django.test.utils import override_settings
 from guardian.shortcuts import assign_perm
 
 from allocations import services as allocations
+from core import roles
+from core.audit import record_history, system_user
 from governance import services as governance
 from governance.models import DECIDE_PERMISSION, REVIEW_PERMISSION, ApprovalCase, Outcome, Program
-from hms_portal import roles
-from hms_portal.audit import record_history, system_user
 from service_requests import services as requests
 from service_requests.models import ServiceRequest, ServiceType, Status
 

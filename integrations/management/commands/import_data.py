@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
-from hms_portal.audit import system_user
+from core.audit import system_user
 from integrations import dataio
 from integrations.dataio.tables import max_bytes
 from integrations.models import DataImportOutcome

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hms_portal.audit import system_user
+from core.audit import system_user
 from ledger.clearing import ClearingError, cycle_file_bytes, cycle_file_generate
 from ledger.models import ClearingCycle, CycleStatus
 

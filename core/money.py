@@ -37,3 +37,21 @@ def format_money(amount_minor: int, currency: str) -> str:
     if symbol:
         return f"{sign}{symbol}{number}"
     return f"{sign}{number} {code}"
+
+
+MISSING = "—"
+
+
+def display_money(amount_minor: object, currency: str = "USD") -> str:
+    """An amount as people read it, or "—" when there is none: `None`, an empty string, a
+    boolean, or text that is not a whole number of minor units. The template filter `money`
+    and every screen that shows an amount outside a template use this."""
+    if amount_minor is None or amount_minor == "" or isinstance(amount_minor, bool):
+        return MISSING
+    if isinstance(amount_minor, int):
+        value = amount_minor
+    elif isinstance(amount_minor, str) and amount_minor.strip().lstrip("-").isdigit():
+        value = int(amount_minor.strip())
+    else:
+        return MISSING
+    return format_money(value, currency)

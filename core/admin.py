@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
-from ledger import money as ledger_money
+from core import money as core_money
 
 ESTIMATE_THRESHOLD = 10_000
 
@@ -31,7 +31,7 @@ def format_money(amount_minor: int | None, currency: str) -> str:
     """An amount for admin columns ("$1,234.50"), or a dash when there is none."""
     if amount_minor is None:
         return "—"
-    return ledger_money.format_money(amount_minor, currency)
+    return core_money.format_money(amount_minor, currency)
 
 
 class EstimatedCountPaginator(Paginator):

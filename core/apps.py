@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """The bottom of the house: helpers every app shares, importing none of them."""
+
+    name = "core"
+    verbose_name = "Core"
