@@ -35,6 +35,8 @@ REQUEST_STATUS_CHANGED = "request.status_changed"
 CASE_DECIDED = "case.decided"  # case: the ApprovalCase, outcome: "approved" or "rejected"
 CASE_OUTCOME = "case.outcome"  # to one handler per subject kind: case, decision, actor
 ROUND_COMMITTED = "round.committed"  # round: the committed AllocationRound
+# claim_ids: the claims a committed round (or a finance officer) granted, actor: who granted
+CLAIMS_GRANTED = "claims.granted"
 TRANSFERS_POSTED = "ledger.transfers_posted"  # transfers: the posted Transfer rows just written
 CYCLE_SETTLED = "ledger.cycle_settled"  # cycle: the ClearingCycle just settled
 
@@ -45,6 +47,7 @@ FACTS = frozenset(
         CASE_DECIDED,
         CASE_OUTCOME,
         ROUND_COMMITTED,
+        CLAIMS_GRANTED,
         TRANSFERS_POSTED,
         CYCLE_SETTLED,
     }
