@@ -10,9 +10,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from allauth.account.models import EmailAddress
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
@@ -21,6 +18,7 @@ from guardian.shortcuts import assign_perm
 from allocations import services as allocations
 from core import roles
 from core.audit import record_history, system_user
+from core.services.accounts import account_ensure
 from governance import services as governance
 from governance.models import DECIDE_PERMISSION, REVIEW_PERMISSION, ApprovalCase, Outcome, Program
 from service_requests import services as requests
@@ -139,30 +137,19 @@ class Command(BaseCommand):
 
     # -- people -------------------------------------------------------------------------------
     def _users(self) -> dict[str, Any]:
-        user_model = get_user_model()
         users: dict[str, Any] = {}
         for username, role, staff, superuser, first, last, password in PERSONAS:
-            email = f"{username}@{DEMO_DOMAIN}"
-            user, created = user_model.objects.get_or_create(
+            users[username], _ = account_ensure(
+                actor=None,
                 username=username,
-                defaults={
-                    "email": email,
-                    "first_name": first,
-                    "last_name": last,
-                    "is_staff": staff,
-                    "is_superuser": superuser,
-                },
+                email=f"{username}@{DEMO_DOMAIN}",
+                first_name=first,
+                last_name=last,
+                is_staff=staff,
+                is_superuser=superuser,
+                password=password,
+                groups=[role] if role else [],
             )
-            if created:
-                user.set_password(password)
-                user.save()
-            if role:
-                user.groups.add(Group.objects.get(name=role))
-            # allauth's mandatory verification needs a verified address, superusers included.
-            EmailAddress.objects.get_or_create(
-                user=user, email=email, defaults={"verified": True, "primary": True}
-            )
-            users[username] = user
         return users
 
     # -- programs, funds, service types ---------------------------------------------------------
