@@ -41,7 +41,7 @@ def test_subscribing_twice_calls_the_handler_once(listener: list[dict[str, Any]]
 
 
 def test_an_unknown_fact_is_refused_at_once() -> None:
-    with pytest.raises(ValueError, match="Unknown fact 'round.comitted'"):
+    with pytest.raises(ValueError, match=r"Unknown fact 'round\.comitted'"):
         events.announce("round.comitted", round=None)
     with pytest.raises(ValueError, match="Unknown fact"):
         events.subscribe("no.such.fact", print)
@@ -72,7 +72,9 @@ def test_a_fact_for_one_handler_reaches_the_handler_of_its_key() -> None:
             events.subscribe_one(events.CASE_OUTCOME, "probe-kind", print)
     finally:
         events._single.pop((events.CASE_OUTCOME, "probe-kind"), None)
-    with pytest.raises(RuntimeError, match="No handler of 'case.outcome' registered for 'nobody'"):
+    with pytest.raises(
+        RuntimeError, match=r"No handler of 'case\.outcome' registered for 'nobody'"
+    ):
         events.announce_to_one(events.CASE_OUTCOME, "nobody", case=7)
 
 
