@@ -129,7 +129,7 @@ def _claim_lock(currency: str) -> None:
 # `posted`, `post_pending`) in the cycle's currency with a participant on at least one side,
 # and not touching the bureau's ACH settlement account (settling a cycle writes those). Below,
 # "bureau accounts" are all accounts that are not participants, the settlement accounts
-# among them; the two SQL forms and `cycle_transfers` say the same thing.
+# among them; the two SQL forms and `ledger.selectors.cycle_transfers` say the same thing.
 
 # PostgreSQL: one statement. One scan of the range aggregates both sides at once (grouping
 # sets: the credits per credit account, the debits per debit account), the positions are
@@ -247,7 +247,7 @@ def cycle_close(*, actor: User, cycle_id: int) -> ClearingCycle:
 
     The range runs from the first transfer no earlier cycle of the currency claimed to the last
     one created before the window's end; the cycle's transfers are the clearing transfers in it
-    (see the comment above). Ranges of a currency follow each other, so a transfer belongs to
+    (see the comment on closing). Ranges of a currency follow each other, so a transfer belongs to
     exactly one cycle, none is ever skipped (one committed after the previous close, or dated
     before this window's start, falls to this cycle), and overlapping windows never take a
     transfer twice. The positions are computed from the transfers by one set-based statement.

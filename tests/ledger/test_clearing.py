@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from core import events
 from ledger import selectors
 from ledger import services as ledger
 from ledger.ach import read_ach, validate
@@ -289,6 +290,42 @@ def test_settle_writes_one_transfer_per_participant_and_a_retry_writes_nothing(
     # The settlement transfers never join a later cycle.
     later = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     assert later.transfer_count == 0
+
+
+def test_settling_announces_the_settled_cycle_once_in_its_transaction(
+    actor: Any, world: dict[str, Any]
+) -> None:
+    heard: list[tuple[int, str, int]] = []
+
+    def listener(cycle: ClearingCycle) -> None:
+        stored = ClearingCycle.objects.get(pk=cycle.pk)  # saved before it is announced
+        heard.append((cycle.pk, stored.status, stored.settlement_credit_minor))
+
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    events.subscribe(events.CYCLE_SETTLED, listener)
+    try:
+        done = ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
+        ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)  # already settled: not again
+    finally:
+        events.unsubscribe(events.CYCLE_SETTLED, listener)
+    assert heard == [(cycle.pk, CycleStatus.SETTLED, done.settlement_credit_minor)]
+
+
+def test_a_listener_that_raises_refuses_the_settlement(actor: Any, world: dict[str, Any]) -> None:
+    def refuse(cycle: ClearingCycle) -> None:
+        raise RuntimeError("no")
+
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    before = Transfer.objects.count()
+    events.subscribe(events.CYCLE_SETTLED, refuse)
+    try:
+        with pytest.raises(RuntimeError):
+            ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    finally:
+        events.unsubscribe(events.CYCLE_SETTLED, refuse)
+    cycle.refresh_from_db()
+    assert cycle.status == CycleStatus.CLOSED
+    assert Transfer.objects.count() == before
 
 
 def test_settle_is_refused_for_a_participant_without_bank_details(
