@@ -147,7 +147,7 @@ def cycle_find(*, cycle_id: int) -> ClearingCycle | None:
 
 
 def cycles_open() -> QuerySet[ClearingCycle]:
-    """The open cycles, the one whose window ends first first."""
+    """The open cycles, the earliest window end first."""
     return ClearingCycle.objects.filter(status=CycleStatus.OPEN).order_by("window_end")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import (
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
 _DEMO_BANKS = ["011000015", "026009593", "121000358", "111000025", "031000053", "061000104"]
 
 
+@transaction.atomic
 def demo_cycle_settle(*, actor: User) -> ClearingCycle | None:
     """Give the demo's participants bank details, then close and settle one cycle over every
-    transfer so far, with its file (for `seed_demo`). Safe to run twice: a settled cycle exists
-    already, so it returns None."""
+    transfer so far, with its file (for `seed_demo`), all or nothing. Safe to run twice: a
+    settled cycle exists already, so it returns None."""
     if ClearingCycle.objects.filter(status=CycleStatus.SETTLED).exists():
         return None
     participants = Account.objects.filter(owner_kind__in=PARTICIPANT_KINDS, currency="USD")

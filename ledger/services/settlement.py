@@ -132,6 +132,7 @@ def cycle_settle(*, actor: User, cycle_id: int) -> ClearingCycle:
     return cycle
 
 
+@transaction.atomic
 def cycle_progress_set(*, cycle_id: int, done: int, total: int, note: str) -> None:
     """Record generation progress for the finance officer's page (the admin when it queues the
     file, the task as it builds it). Outside any lock and without a history row: progress is a
