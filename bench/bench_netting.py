@@ -9,7 +9,7 @@ transaction that is rolled back, so every run nets the same rows.
 
 Measured in the same run, best of 3 each:
 1. baseline: one plain SQL GROUP BY computing every account's net over the same rows;
-2. `ledger.clearing.cycle_close`: claiming the cycle's range of the transfer sequence, netting
+2. `ledger.services.cycle_close`: claiming the cycle's range of the transfer sequence, netting
    it into 10,000 stored positions with one set-based statement, the zero-sum check, the cycle's
    own row and history.
 Target: the close under 3 seconds. The ratio close/baseline is printed.
@@ -148,7 +148,7 @@ def _close(actor: Any) -> tuple[float, dict[int, int], int]:
 
     from django.db import transaction
 
-    from ledger import clearing
+    from ledger import services
     from ledger.models import NetPosition
 
     result: dict[int, int] = {}
@@ -156,13 +156,13 @@ def _close(actor: Any) -> tuple[float, dict[int, int], int]:
     elapsed = 0.0
     try:
         with transaction.atomic():
-            cycle = clearing.cycle_open(
+            cycle = services.cycle_open(
                 actor=actor,
                 window_start=datetime.fromisoformat(WINDOW[0]),
                 window_end=datetime.fromisoformat(WINDOW[1]),
             )
             started = time.perf_counter()
-            closed = clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
+            closed = services.cycle_close(actor=actor, cycle_id=cycle.pk)
             elapsed = time.perf_counter() - started
             gathered = closed.transfer_count
             result = dict(

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from ledger import hooks as ledger_hooks
+from core import events as core_events
 
 from .events import deferred_memo, emit, emit_many, wanted
 from .models import EventType
@@ -210,4 +210,4 @@ def transfers_written(transfers: Sequence[Any]) -> None:
     )
 
 
-ledger_hooks.on_transfers_posted(transfers_written)
+core_events.subscribe(core_events.TRANSFERS_POSTED, transfers_written)

@@ -479,7 +479,7 @@ class ClearingCycle(models.Model):
     Closing claims a contiguous range of the gapless transfer sequence, `first_sequence` to
     `last_sequence`: from just after the range of the cycle of the same currency closed before
     it, to the last transfer created before `window_end`. The cycle's transfers are the
-    clearing transfers in that range (see `ledger.clearing`), so each transfer belongs to one
+    clearing transfers in that range (`selectors.cycle_transfers`), so each transfer belongs to one
     cycle by construction: ranges of one currency never overlap (on PostgreSQL an exclusion
     constraint, migration 0012, refuses any that would) and follow each other without gaps.
     A cycle that claims nothing (no transfer since the last one's range) has no range.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from core.audit import system_user
 
-from . import services
-from .models import Transfer, TransferKind
+from . import selectors, services
+from .verify import todays_checkpoint, verify_ledger
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +24,8 @@ def void_expired_pending() -> int:
     beats at once, void each reservation once. Returns how many it voided.
     """
     actor = system_user()
-    expired = Transfer.objects.filter(
-        kind=TransferKind.PENDING, expires_at__lte=timezone.now(), resolutions__isnull=True
-    ).values_list("pk", flat=True)
     voided = 0
-    for pending_id in list(expired[:1000]):
+    for pending_id in selectors.pending_expired_ids(now=timezone.now(), limit=1000):
         try:
             services.transfer_void_pending(
                 actor=actor,
@@ -50,9 +48,6 @@ def write_checkpoint() -> int | None:
     vouch for the tampering), and the failure is logged as an error instead. Idempotent: a second
     run the same day returns the day's checkpoint. Returns the signed sequence number, or None.
     """
-    # Imported here so this task stays one appended block of the module.
-    from .verify import checkpoint_write, todays_checkpoint, verify_ledger
-
     existing = todays_checkpoint()
     if existing is not None:
         return existing.sequence
@@ -65,7 +60,7 @@ def write_checkpoint() -> int | None:
             report.problems[0] if report.problems else "",
         )
         return None
-    return checkpoint_write(actor=system_user()).sequence
+    return services.checkpoint_write(actor=system_user()).sequence
 
 
 @shared_task(bind=True, max_retries=3, retry_backoff=True)
@@ -75,24 +70,19 @@ def generate_cycle_file(self: object, cycle_id: int, user_id: int | None = None)
     Runs as the user who asked (`user_id`) or the system user. Idempotent: a stored file is left
     as it is. Returns the file's SHA-256, or None when the cycle cannot have a file (logged).
     """
-    # Imported here so this task stays one appended block of the module.
-    from django.contrib.auth import get_user_model
-
-    from .clearing import ClearingError, cycle_file_generate, cycle_progress_set
-
     actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
 
     def progress(done: int, total: int, note: str) -> None:
-        cycle_progress_set(cycle_id, done, total, note)
+        services.cycle_progress_set(cycle_id=cycle_id, done=done, total=total, note=note)
 
     progress(0, 0, "started")
     try:
-        cycle = cycle_file_generate(
+        cycle = services.cycle_file_generate(
             actor=actor or system_user(),  # type: ignore[arg-type]
             cycle_id=cycle_id,
             progress=progress,
         )
-    except ClearingError as refused:
+    except services.ClearingError as refused:
         progress(0, 0, f"refused: {refused.messages[0]}")
         logger.warning("ACH file for cycle %s not generated: %s", cycle_id, refused.messages[0])
         return None

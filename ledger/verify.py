@@ -1,4 +1,4 @@
-"""Tamper evidence: recompute the hash chain and the balances, and sign checkpoints of the head.
+"""Tamper evidence: recompute the hash chain and the balances, and check the signed checkpoints.
 
 `verify_ledger()` reads the whole ledger in a fixed number of queries (transfers and postings are
 streamed side by side in sequence order) and reports every place where the stored rows disagree
@@ -13,9 +13,10 @@ with what the chain says, naming the first bad sequence number:
 - each account's stored totals are the sums of its postings;
 - each signed checkpoint is valid under the current key and still matches the transfer it signed.
 
-`checkpoint_write()` signs the current head (HMAC-SHA256 with `HMS_LEDGER_CHECKPOINT_KEY`), at
-most once per UTC day, so history rewritten after a checkpoint is detectable even when the
-rewriter recomputed every hash after the change.
+The signing (`sign`, `key_id`) is here too: `ledger.services.checkpoints.checkpoint_write`
+signs the current head with it (HMAC-SHA256 with `HMS_LEDGER_CHECKPOINT_KEY`), at most once per
+UTC day, so history rewritten after a checkpoint is detectable even when the rewriter recomputed
+every hash after the change. Nothing in this module writes.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -44,9 +44,6 @@ from .models import (
     TransferKind,
     transfer_legs,
 )
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
 
 CHUNK_SIZE = 2_000
 MAX_PROBLEMS = 1_000  # a report lists at most this many; the count and first bad number are exact
@@ -87,16 +84,8 @@ MSG_CP_REWRITTEN = (
 )
 MSG_CP_MISSING = "Checkpoint of {day} signed #{sequence}, which the ledger no longer holds."
 MSG_CP_DAY = "Checkpoint #{sequence}: its day {day} is not the UTC date of its time {created_at}."
-ERR_HEAD_NOT_LAST = (
-    "The head (#{head}) does not name the last transfer (#{last}): run verify_ledger; "
-    "no checkpoint was signed."
-)
 
 TOTAL_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
-
-
-class CheckpointError(ValidationError):
-    """A checkpoint could not be signed; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -160,45 +149,14 @@ def sign(sequence: int, head_hash: str, created_at: datetime, key: bytes | None 
     return hmac.new(_key() if key is None else key, message, hashlib.sha256).hexdigest()
 
 
-def _utc_day(moment: datetime) -> date:
+def utc_day(moment: datetime) -> date:
+    """The UTC date of `moment` (a checkpoint's day)."""
     return moment.astimezone(UTC).date()
 
 
 def todays_checkpoint() -> LedgerCheckpoint | None:
     """The checkpoint of the current UTC day, if it was written."""
-    return LedgerCheckpoint.objects.filter(day=_utc_day(timezone.now())).first()
-
-
-@transaction.atomic
-def checkpoint_write(*, actor: User) -> LedgerCheckpoint:
-    """Sign the chain's head now, once per UTC day: a second call the same day returns the day's
-    checkpoint. Refuses (CheckpointError) when the head does not name the last transfer."""
-    # Lock the head as every ledger writer does: no transfer is appended while the head is read
-    # and signed, so the signed (sequence, hash) is the last transfer's; two concurrent callers
-    # queue here, and the second finds the first one's checkpoint of the day.
-    head, _ = LedgerHead.objects.select_for_update().get_or_create(id=1)
-    now = timezone.now()
-    existing = LedgerCheckpoint.objects.filter(day=_utc_day(now)).first()
-    if existing is not None:
-        return existing
-    last = Transfer.objects.order_by("-sequence").values("sequence", "hash").first()
-    last_sequence, last_hash = (last["sequence"], last["hash"]) if last else (0, GENESIS_HASH)
-    if (head.sequence, head.hash) != (last_sequence, last_hash):
-        raise CheckpointError(
-            ERR_HEAD_NOT_LAST.format(head=head.sequence, last=last_sequence),
-            code="head_not_last",
-        )
-    checkpoint = LedgerCheckpoint(
-        sequence=head.sequence,
-        hash=head.hash,
-        created_at=now,
-        day=_utc_day(now),
-        key_id=key_id(),
-        signature=sign(head.sequence, head.hash, now),
-        created_by=actor,
-    )
-    checkpoint.save()
-    return checkpoint
+    return LedgerCheckpoint.objects.filter(day=utc_day(timezone.now())).first()
 
 
 def checkpoint_export_rows() -> Iterator[dict[str, Any]]:
@@ -415,7 +373,7 @@ def _check_checkpoints(
         if not hmac.compare_digest(expected, cp.signature):
             report.add(MSG_CP_SIGNATURE.format(**where), sequence=cp.sequence)
             continue
-        if cp.day != _utc_day(cp.created_at):
+        if cp.day != utc_day(cp.created_at):
             report.add(
                 MSG_CP_DAY.format(**where, created_at=cp.created_at.isoformat()),
                 sequence=cp.sequence,

@@ -26,7 +26,6 @@ from django.views.decorators.http import require_http_methods
 
 from core.forms import MoneyField
 from core.money import format_money
-from ledger import clearing
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, OwnerKind
 
@@ -124,7 +123,7 @@ def _second_factor(user: User, code: str) -> bool:
 
 def _context(user: User, accounts: list[Account]) -> dict[str, Any]:
     ids = [a.pk for a in accounts]
-    positions = clearing.cycle_open_positions(account_ids=ids)
+    positions = ledger_selectors.cycle_open_positions(account_ids=ids)
     return {
         "accounts": accounts,
         "positions": [positions[a.pk] for a in accounts if a.pk in positions],

@@ -2,7 +2,7 @@
 
 Participants are ledger accounts of civilians, vendors and agencies (the bureau owes them:
 liability accounts), keyed by account code and opened through `ledger.services.account_open`;
-their bank details go through `ledger.clearing.bank_account_save`, which checks the routing
+their bank details go through `ledger.services.bank_account_save`, which checks the routing
 number's check digit. An account number is never shown in full: exports carry the masked form
 (`****6789`), and a masked number in an import means "keep the one on file".
 
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
-from ledger import clearing
 from ledger import services as ledger
 from ledger.models import (
     PARTICIPANT_KINDS,
@@ -225,7 +224,7 @@ class Participants(Kind):
         )
         bank = values["bank"]
         if bank is not None:
-            clearing.bank_account_save(actor=actor, account_id=account.pk, **bank)
+            ledger.bank_account_save(actor=actor, account_id=account.pk, **bank)
 
     def export(self) -> list[list[str]]:
         found = Account.objects.filter(owner_kind__in=PARTICIPANT_KINDS).select_related(

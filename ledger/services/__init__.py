@@ -13,14 +13,35 @@ only the bulk loading branches on the vendor (COPY on PostgreSQL). Reads outside
 
 The package: `accounts` (opening accounts), `transfers` (the transfer services), `batch` (the
 streamed batch path), `staging` (one transfer staged under the locks, then written), `sql` (the
-statements, the cursor and the locks), `specs` (what is asked for and its digest), `errors`.
+statements, the cursor and the locks), `specs` (what is asked for and its digest), `errors`,
+`announce` (telling other apps of posted transfers); clearing: `bank_accounts` (participants'
+bank details), `cycles` (opening and closing cycles), `settlement` (settling a cycle and storing
+its ACH file), `demo` (the demo bureau's cycle); `checkpoints` (signing the chain's head).
 Import from `ledger.services`, not from the modules.
 """
 
 from __future__ import annotations
 
+from ..clearing_errors import (
+    ERR_ACH_CURRENCY,
+    ERR_ALREADY_OPEN,
+    ERR_NO_BANK,
+    ERR_NOT_CLOSED,
+    ERR_NOT_SETTLED,
+    ERR_NOT_ZERO,
+    ERR_TIE_OUT,
+    ERR_TOO_LARGE,
+    ERR_WINDOW,
+    ERR_WINDOW_FUTURE,
+    ClearingError,
+)
 from ..models import AccountType, OwnerKind
 from .accounts import account_open, payee_account_for
+from .announce import POSTING_KINDS, announce_posted
+from .bank_accounts import bank_account_save, bank_account_validate_routing
+from .checkpoints import checkpoint_write
+from .cycles import cycle_close, cycle_open, cycle_open_next
+from .demo import demo_cycle_settle
 from .errors import (
     ERR_ALREADY_RESOLVED,
     ERR_ALREADY_REVERSED,
@@ -33,6 +54,7 @@ from .errors import (
     ERR_EXPIRED,
     ERR_EXPIRY_NOT_PENDING,
     ERR_EXPIRY_PAST,
+    ERR_HEAD_NOT_LAST,
     ERR_IDEMPOTENCY,
     ERR_NOT_PENDING,
     ERR_NOT_REVERSIBLE,
@@ -43,9 +65,16 @@ from .errors import (
     ERR_UNKNOWN_ACCOUNT,
     MAX_AMOUNT_MINOR,
     MAX_BATCH,
+    CheckpointError,
     LedgerError,
     check_text,
     text_is_storable,
+)
+from .settlement import (
+    cycle_file_generate,
+    cycle_progress_set,
+    cycle_settle,
+    settlement_account,
 )
 from .specs import TransferSpec, _digest, _spec_digest
 from .sql import (
@@ -69,6 +98,8 @@ from .transfers import (
 )
 
 __all__ = [
+    "ERR_ACH_CURRENCY",
+    "ERR_ALREADY_OPEN",
     "ERR_ALREADY_RESOLVED",
     "ERR_ALREADY_REVERSED",
     "ERR_AMOUNT",
@@ -80,21 +111,33 @@ __all__ = [
     "ERR_EXPIRED",
     "ERR_EXPIRY_NOT_PENDING",
     "ERR_EXPIRY_PAST",
+    "ERR_HEAD_NOT_LAST",
     "ERR_IDEMPOTENCY",
+    "ERR_NOT_CLOSED",
     "ERR_NOT_PENDING",
     "ERR_NOT_REVERSIBLE",
+    "ERR_NOT_SETTLED",
+    "ERR_NOT_ZERO",
+    "ERR_NO_BANK",
     "ERR_POST_TOO_MUCH",
     "ERR_SAME_ACCOUNT",
     "ERR_TEXT",
+    "ERR_TIE_OUT",
+    "ERR_TOO_LARGE",
     "ERR_UNBALANCED",
     "ERR_UNKNOWN_ACCOUNT",
+    "ERR_WINDOW",
+    "ERR_WINDOW_FUTURE",
     "HEAD_UPDATE_SQL",
     "INSERT_TRANSFER_SQL",
     "KEY_SQL",
     "MAX_AMOUNT_MINOR",
     "MAX_BATCH",
+    "POSTING_KINDS",
     "TRANSFER_COLUMNS",
     "AccountType",
+    "CheckpointError",
+    "ClearingError",
     "LedgerError",
     "OwnerKind",
     "TransferSpec",
@@ -105,10 +148,22 @@ __all__ = [
     "account_totals_params",
     "account_totals_sql",
     "accounts_lock_sql",
+    "announce_posted",
+    "bank_account_save",
+    "bank_account_validate_routing",
     "check_text",
+    "checkpoint_write",
+    "cycle_close",
+    "cycle_file_generate",
+    "cycle_open",
+    "cycle_open_next",
+    "cycle_progress_set",
+    "cycle_settle",
+    "demo_cycle_settle",
     "head_lock_sql",
     "payee_account_for",
     "postings_insert_sql",
+    "settlement_account",
     "text_is_storable",
     "transfer_create",
     "transfer_post_pending",

@@ -30,9 +30,9 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from .. import hooks
 from ..chain import chain_hash
 from ..models import Transfer
+from .announce import announce_posted
 from .errors import (
     ERR_CLOSED,
     ERR_CURRENCY,
@@ -355,7 +355,7 @@ def _create_batch(cursor: _Sql, actor: User, specs: Sequence[TransferSpec]) -> l
             written = _instances(cursor.db.alias, actor, ids, rows)
         write_totals_and_head(cursor, accounts, touched, (sequence, head_hash))
     if written:
-        hooks.transfers_posted(written)
+        announce_posted(written)
     first = Transfer.objects.in_bulk(replays) if replays else {}
     return [written[i] if i >= 0 else first[replays[-1 - i]] for i in items]
 

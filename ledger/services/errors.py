@@ -1,4 +1,6 @@
-"""What the ledger refuses, and how it says so: `LedgerError` with a code, and its messages."""
+"""What the ledger refuses, and how it says so: `LedgerError` with a code, and its messages;
+`CheckpointError` for a checkpoint that cannot be signed. (Clearing's refusals are in
+`ledger.clearing_errors`.)"""
 
 from __future__ import annotations
 
@@ -34,8 +36,18 @@ ERR_TEXT = (
 )
 
 
+ERR_HEAD_NOT_LAST = (
+    "The head (#{head}) does not name the last transfer (#{last}): run verify_ledger; "
+    "no checkpoint was signed."
+)
+
+
 class LedgerError(ValidationError):
     """A refused ledger operation; its message says why and nothing was written."""
+
+
+class CheckpointError(ValidationError):
+    """A checkpoint could not be signed; nothing was written."""
 
 
 def check_amount(amount_minor: int) -> None:

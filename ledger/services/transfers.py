@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from .. import hooks
 from ..models import Transfer, TransferKind, transfer_legs
+from .announce import announce_posted
 from .batch import create_batch
 from .errors import (
     ERR_ALREADY_RESOLVED,
@@ -85,7 +85,7 @@ def _create_single(
             raise RuntimeError("idempotency key taken but not found")
         return replay
     transfer = _written(cursor, staged, ids)[0]
-    hooks.transfers_posted([transfer])
+    announce_posted([transfer])
     return transfer
 
 
@@ -96,7 +96,7 @@ def transfers_create(*, actor: User, specs: Sequence[TransferSpec]) -> list[Tran
     Each item keeps its own idempotency key: a retried batch returns the transfers it wrote the
     first time. A refusal in a batch names the item (by position) that stopped it. Text that
     cannot be stored (a lone surrogate, a NUL) is refused as `invalid_text`. The transfers that
-    moved posted money are passed to the `ledger.hooks` listeners inside this transaction.
+    moved posted money are announced (`TRANSFERS_POSTED`) inside this transaction.
     """
     if len(specs) > MAX_BATCH:
         raise LedgerError(ERR_BATCH_SIZE.format(maximum=MAX_BATCH), code="batch_too_large")
@@ -162,7 +162,7 @@ def _finish_single(
     if ids is None:  # pragma: no cover - the key was checked under the lock
         raise RuntimeError("idempotency key taken after it was checked")
     transfer = _written(cursor, staged, ids)[0]
-    hooks.transfers_posted([transfer])
+    announce_posted([transfer])
     if pending is not None:
         transfer.pending = pending
     if reverses is not None:

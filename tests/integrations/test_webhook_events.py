@@ -78,7 +78,7 @@ def test_posted_transfers_become_events_in_one_batch(
     """The integrations side of the ledger's hook: given the transfers a service wrote."""
     from django.db import transaction
 
-    from ledger import hooks
+    from ledger import services as ledger
     from tests.builders import ledger_account, move
 
     source, fund = ledger_account(actor, "SRC"), ledger_account(actor, "FND")
@@ -87,7 +87,7 @@ def test_posted_transfers_become_events_in_one_batch(
     # Subscribed after the writes, so only the call below can produce the event.
     _subscribe(make_client(finance_officer), "transfer.posted", receiver.url)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        hooks.transfers_posted([posted, held])  # the hook passes on the posted one only
+        ledger.announce_posted([posted, held])  # the hook passes on the posted one only
     (body,) = receiver.bodies()
     assert body["data"]["sequence"] == posted.sequence
     assert (body["data"]["debit_account"], body["data"]["credit_account"]) == ("SRC", "FND")

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from ledger import clearing
+from core import events
+from ledger import selectors
 from ledger import services as ledger
 from ledger.ach import read_ach, validate
 from ledger.models import (
@@ -49,7 +50,7 @@ def participant(actor: Any, ref: str, kind: str = OwnerKind.CIVILIAN) -> Any:
 
 
 def bank(actor: Any, account: Any, number: str, *, organisation: bool = False) -> BankAccount:
-    return clearing.bank_account_save(
+    return ledger.bank_account_save(
         actor=actor,
         account_id=account.pk,
         holder_name=account.name,
@@ -65,7 +66,7 @@ def pay(actor: Any, debit: Any, credit: Any, amount: int) -> Transfer:
 
 
 def cycle_over(actor: Any, since: Any) -> ClearingCycle:
-    return clearing.cycle_open(actor=actor, window_start=since, window_end=timezone.now())
+    return ledger.cycle_open(actor=actor, window_start=since, window_end=timezone.now())
 
 
 @pytest.fixture
@@ -98,9 +99,9 @@ def world(actor: Any) -> dict[str, Any]:
 
 def settled(actor: Any, world: dict[str, Any]) -> ClearingCycle:
     cycle = cycle_over(actor, world["since"])
-    clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
-    clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
-    return clearing.cycle_file_generate(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    return ledger.cycle_file_generate(actor=actor, cycle_id=cycle.pk)
 
 
 def nets(cycle: ClearingCycle) -> dict[str, int]:
@@ -117,7 +118,7 @@ def test_close_computes_multilateral_nets_that_sum_to_zero(
     actor: Any, world: dict[str, Any]
 ) -> None:
     cycle = cycle_over(actor, world["since"])
-    closed = clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
+    closed = ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
     assert closed.status == CycleStatus.CLOSED
     assert closed.transfer_count == 6
     assert closed.participant_count == 4
@@ -133,11 +134,11 @@ def test_close_computes_multilateral_nets_that_sum_to_zero(
 
 def test_closing_twice_returns_the_cycle_unchanged(actor: Any, world: dict[str, Any]) -> None:
     cycle = cycle_over(actor, world["since"])
-    first = clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
-    again = clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
+    first = ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
+    again = ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
     assert again.closed_at == first.closed_at
     assert NetPosition.objects.filter(cycle=cycle).count() == 5
-    assert clearing.cycle_transfers(again).count() == 6
+    assert selectors.cycle_transfers(again).count() == 6
     assert (again.first_sequence, again.last_sequence) == (
         first.first_sequence,
         first.last_sequence,
@@ -145,14 +146,14 @@ def test_closing_twice_returns_the_cycle_unchanged(actor: Any, world: dict[str, 
 
 
 def test_a_transfer_joins_one_cycle_only(actor: Any, world: dict[str, Any]) -> None:
-    first = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    first = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     late = pay(actor, world["fund"], world["alice"], 1_000)
     overlapping = cycle_over(actor, world["since"] - timedelta(hours=1))
-    second = clearing.cycle_close(actor=actor, cycle_id=overlapping.pk)
+    second = ledger.cycle_close(actor=actor, cycle_id=overlapping.pk)
     assert first.transfer_count == 6
     assert second.transfer_count == 1
-    assert list(clearing.cycle_transfers(second)) == [late]
-    assert late not in clearing.cycle_transfers(first)
+    assert list(selectors.cycle_transfers(second)) == [late]
+    assert late not in selectors.cycle_transfers(first)
     assert second.first_sequence == first.last_sequence + 1  # type: ignore[operator]
     assert nets(second) == {world["alice"].code: 1_000, "fund": -1_000}
 
@@ -162,30 +163,30 @@ def test_a_cycle_claims_the_range_after_the_last_one_up_to_its_window_end(
 ) -> None:
     """Transfers created after the window's end wait for the next cycle; one dated before the
     window's start that no cycle took yet is taken, not left unsettled."""
-    first = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    first = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     forgotten = pay(actor, world["fund"], world["bob"], 2_000)
     cut = timezone.now()
     after = pay(actor, world["fund"], world["alice"], 3_000)
-    second = clearing.cycle_open(
+    second = ledger.cycle_open(
         actor=actor, window_start=cut - timedelta(microseconds=1), window_end=cut
     )
-    second = clearing.cycle_close(actor=actor, cycle_id=second.pk)
+    second = ledger.cycle_close(actor=actor, cycle_id=second.pk)
     assert (second.first_sequence, second.last_sequence) == (
         first.last_sequence + 1,  # type: ignore[operator]
         forgotten.sequence,
     )
-    assert list(clearing.cycle_transfers(second)) == [forgotten]
+    assert list(selectors.cycle_transfers(second)) == [forgotten]
     assert nets(second) == {world["bob"].code: 2_000, "fund": -2_000}
-    third = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, cut).pk)
-    assert list(clearing.cycle_transfers(third)) == [after]
+    third = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, cut).pk)
+    assert list(selectors.cycle_transfers(third)) == [after]
 
 
 def test_a_cycle_with_nothing_new_claims_no_range(actor: Any, world: dict[str, Any]) -> None:
-    clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
-    empty = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    empty = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     assert (empty.first_sequence, empty.last_sequence, empty.transfer_count) == (None, None, 0)
     assert not NetPosition.objects.filter(cycle=empty).exists()
-    assert not clearing.cycle_transfers(empty).exists()
+    assert not selectors.cycle_transfers(empty).exists()
 
 
 def test_the_cycle_transfers_are_what_was_netted(actor: Any, world: dict[str, Any]) -> None:
@@ -203,8 +204,8 @@ def test_the_cycle_transfers_are_what_was_netted(actor: Any, world: dict[str, An
     )
     bureau_only = move(actor, "bureau-only", world["fund"], ledger_account(actor, "ops"), 100)
     move(actor, "reserved", world["fund"], world["alice"], 400, pending=True)
-    cycle = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
-    netted = list(clearing.cycle_transfers(cycle))
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    netted = list(selectors.cycle_transfers(cycle))
     assert len(netted) == cycle.transfer_count == 6
     assert bureau_only not in netted
     expected: dict[int, int] = {}
@@ -221,22 +222,22 @@ def test_postgres_refuses_two_cycles_of_a_currency_claiming_the_same_transfer(
 ) -> None:
     from django.db import IntegrityError, transaction
 
-    first = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    first = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     pay(actor, world["fund"], world["alice"], 1_000)
-    second = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    second = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     with pytest.raises(IntegrityError, match="ledger_clearingcycle_ranges_disjoint"):  # noqa: SIM117
         with transaction.atomic():
             ClearingCycle.objects.filter(pk=second.pk).update(first_sequence=first.last_sequence)
 
 
 def test_a_window_still_open_cannot_close(actor: Any, world: dict[str, Any]) -> None:
-    cycle = clearing.cycle_open(
+    cycle = ledger.cycle_open(
         actor=actor,
         window_start=world["since"],
         window_end=timezone.now() + timedelta(hours=1),
     )
-    with pytest.raises(clearing.ClearingError) as refused:
-        clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
+    with pytest.raises(ledger.ClearingError) as refused:
+        ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
     assert refused.value.code == "window_open"
 
 
@@ -260,7 +261,7 @@ def test_net_positions_always_sum_to_zero(actor: Any, moves: list[tuple[int, int
         pay(actor, accounts[debit], accounts[credit], amount)
         expected[accounts[debit].pk] = expected.get(accounts[debit].pk, 0) - amount
         expected[accounts[credit].pk] = expected.get(accounts[credit].pk, 0) + amount
-    cycle = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, since).pk)
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, since).pk)
     got = dict(NetPosition.objects.filter(cycle=cycle).values_list("account_id", "net_minor"))
     assert sum(got.values()) == 0
     assert got == expected
@@ -273,9 +274,9 @@ def test_settle_writes_one_transfer_per_participant_and_a_retry_writes_nothing(
     actor: Any, world: dict[str, Any]
 ) -> None:
     cycle = cycle_over(actor, world["since"])
-    clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
     before = Transfer.objects.count()
-    done = clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    done = ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
     assert done.status == CycleStatus.SETTLED
     written = Transfer.objects.filter(reference=f"clearing-cycle-{cycle.pk}")
     assert written.count() == 4 == Transfer.objects.count() - before
@@ -284,11 +285,47 @@ def test_settle_writes_one_transfer_per_participant_and_a_retry_writes_nothing(
         assert accounts.count(world[name].pk) == 1
     world["alice"].refresh_from_db()
     assert world["alice"].posted_balance_minor == 0  # paid out in full
-    clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
     assert Transfer.objects.count() - before == 4
     # The settlement transfers never join a later cycle.
-    later = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    later = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     assert later.transfer_count == 0
+
+
+def test_settling_announces_the_settled_cycle_once_in_its_transaction(
+    actor: Any, world: dict[str, Any]
+) -> None:
+    heard: list[tuple[int, str, int]] = []
+
+    def listener(cycle: ClearingCycle) -> None:
+        stored = ClearingCycle.objects.get(pk=cycle.pk)  # saved before it is announced
+        heard.append((cycle.pk, stored.status, stored.settlement_credit_minor))
+
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    events.subscribe(events.CYCLE_SETTLED, listener)
+    try:
+        done = ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
+        ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)  # already settled: not again
+    finally:
+        events.unsubscribe(events.CYCLE_SETTLED, listener)
+    assert heard == [(cycle.pk, CycleStatus.SETTLED, done.settlement_credit_minor)]
+
+
+def test_a_listener_that_raises_refuses_the_settlement(actor: Any, world: dict[str, Any]) -> None:
+    def refuse(cycle: ClearingCycle) -> None:
+        raise RuntimeError("no")
+
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    before = Transfer.objects.count()
+    events.subscribe(events.CYCLE_SETTLED, refuse)
+    try:
+        with pytest.raises(RuntimeError):
+            ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    finally:
+        events.unsubscribe(events.CYCLE_SETTLED, refuse)
+    cycle.refresh_from_db()
+    assert cycle.status == CycleStatus.CLOSED
+    assert Transfer.objects.count() == before
 
 
 def test_settle_is_refused_for_a_participant_without_bank_details(
@@ -296,10 +333,10 @@ def test_settle_is_refused_for_a_participant_without_bank_details(
 ) -> None:
     stranger = participant(actor, "stranger")
     pay(actor, world["fund"], stranger, 500)
-    cycle = clearing.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
+    cycle = ledger.cycle_close(actor=actor, cycle_id=cycle_over(actor, world["since"]).pk)
     before = Transfer.objects.count()
-    with pytest.raises(clearing.ClearingError) as refused:
-        clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    with pytest.raises(ledger.ClearingError) as refused:
+        ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
     assert refused.value.code == "no_bank_account"
     assert stranger.code in refused.value.messages[0]
     assert Transfer.objects.count() == before
@@ -307,8 +344,8 @@ def test_settle_is_refused_for_a_participant_without_bank_details(
 
 def test_an_open_cycle_cannot_settle(actor: Any, world: dict[str, Any]) -> None:
     cycle = cycle_over(actor, world["since"])
-    with pytest.raises(clearing.ClearingError) as refused:
-        clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    with pytest.raises(ledger.ClearingError) as refused:
+        ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
     assert refused.value.code == "not_closed"
 
 
@@ -319,7 +356,7 @@ def test_the_file_is_valid_ties_out_and_has_ppd_and_ccd_batches(
     actor: Any, world: dict[str, Any]
 ) -> None:
     cycle = settled(actor, world)
-    data = clearing.cycle_file_bytes(cycle)
+    data = selectors.cycle_file_bytes(cycle)
     file = read_ach(data)
     assert file.is_valid, file.errors
     assert validate(file) == []
@@ -345,20 +382,20 @@ def test_the_file_is_valid_ties_out_and_has_ppd_and_ccd_batches(
     debits = sum(t.amount_minor for t in transfers if t.debit_account.owner_kind == "bureau")
     assert file.control is not None
     assert (file.control.total_credit, file.control.total_debit) == (credits, debits)
-    assert clearing.cycle_tie_out(cycle, data) == []
+    assert selectors.cycle_tie_out(cycle, data) == []
     assert cycle.ach_sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_generating_the_file_twice_gives_the_same_bytes(actor: Any, world: dict[str, Any]) -> None:
     cycle = settled(actor, world)
-    assert clearing.cycle_ach_bytes(cycle) == clearing.cycle_ach_bytes(cycle)
-    assert clearing.cycle_ach_bytes(cycle) == clearing.cycle_file_bytes(cycle)
+    assert selectors.cycle_ach_bytes(cycle) == selectors.cycle_ach_bytes(cycle)
+    assert selectors.cycle_ach_bytes(cycle) == selectors.cycle_file_bytes(cycle)
 
 
 def test_tie_out_names_a_file_that_does_not_match(actor: Any, world: dict[str, Any]) -> None:
     cycle = settled(actor, world)
-    other = clearing.cycle_ach_bytes(cycle).replace(b"0000075000", b"0000075001", 1)
-    assert clearing.cycle_tie_out(cycle, other)
+    other = selectors.cycle_ach_bytes(cycle).replace(b"0000075000", b"0000075001", 1)
+    assert selectors.cycle_tie_out(cycle, other)
 
 
 # -- bank details ------------------------------------------------------------------------------
@@ -366,8 +403,8 @@ def test_tie_out_names_a_file_that_does_not_match(actor: Any, world: dict[str, A
 
 def test_a_routing_number_with_a_bad_check_digit_is_refused(actor: Any) -> None:
     account = participant(actor, "carol")
-    with pytest.raises(clearing.ClearingError) as refused:
-        clearing.bank_account_save(
+    with pytest.raises(ledger.ClearingError) as refused:
+        ledger.bank_account_save(
             actor=actor,
             account_id=account.pk,
             holder_name="Carol",
@@ -453,7 +490,7 @@ def test_finance_downloads_the_file(
     assert url in page.content.decode()
     response = client.get(url)
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == clearing.cycle_file_bytes(cycle)
+    assert b"".join(response.streaming_content) == selectors.cycle_file_bytes(cycle)
 
 
 @pytest.mark.parametrize("who", ["auditor", "reviewer"])
@@ -479,7 +516,7 @@ def test_export_ach_writes_the_stored_bytes(
     cycle = settled(actor, world)
     target = tmp_path / "out.ach"
     call_command("export_ach", str(cycle.pk), str(target))
-    assert target.read_bytes() == clearing.cycle_file_bytes(cycle)
+    assert target.read_bytes() == selectors.cycle_file_bytes(cycle)
 
 
 def test_export_ach_refuses_a_cycle_not_settled(
@@ -496,8 +533,8 @@ def test_the_task_records_progress_and_is_idempotent(
     actor: Any, finance_officer: Any, world: dict[str, Any]
 ) -> None:
     cycle = cycle_over(actor, world["since"])
-    clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
-    clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
     sha = generate_cycle_file(cycle.pk, finance_officer.pk)
     cycle.refresh_from_db()
     assert sha == cycle.ach_sha256
@@ -515,8 +552,8 @@ def test_the_admin_action_queues_the_task_on_commit(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     cycle = cycle_over(actor, world["since"])
-    clearing.cycle_close(actor=actor, cycle_id=cycle.pk)
-    clearing.cycle_settle(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_close(actor=actor, cycle_id=cycle.pk)
+    ledger.cycle_settle(actor=actor, cycle_id=cycle.pk)
     client.force_login(finance_officer)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(

@@ -12,8 +12,8 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core import events
 from integrations.models import Event, Subscription
-from ledger import hooks
 from ledger import services as ledger
 from ledger.models import Account, Transfer
 from tests.builders import ledger_account, move
@@ -32,11 +32,11 @@ def heard() -> Iterator[list[list[int]]]:
     def listener(transfers: Sequence[Transfer]) -> None:
         calls.append([t.sequence for t in transfers])
 
-    hooks.on_transfers_posted(listener)
+    events.subscribe(events.TRANSFERS_POSTED, listener)
     try:
         yield calls
     finally:
-        hooks.remove_listener(listener)
+        events.unsubscribe(events.TRANSFERS_POSTED, listener)
 
 
 def test_each_write_path_tells_the_listeners_of_what_it_posted(actor: Any, heard: Any) -> None:
@@ -77,12 +77,12 @@ def test_a_listener_that_raises_refuses_the_write(actor: Any) -> None:
     def refuse(transfers: Sequence[Transfer]) -> None:
         raise RuntimeError("no")
 
-    hooks.on_transfers_posted(refuse)
+    events.subscribe(events.TRANSFERS_POSTED, refuse)
     try:
         with pytest.raises(RuntimeError):
             move(actor, "r-1", source, fund, 500)
     finally:
-        hooks.remove_listener(refuse)
+        events.unsubscribe(events.TRANSFERS_POSTED, refuse)
     assert not Transfer.objects.filter(idempotency_key="r-1").exists()
     assert Account.objects.get(pk=fund.pk).credits_posted == 0
 

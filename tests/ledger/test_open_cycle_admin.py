@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from ledger import clearing
+from ledger import services as ledger
 from ledger.models import ClearingCycle, CycleStatus
 
 pytestmark = pytest.mark.django_db
@@ -56,15 +56,15 @@ def test_anonymous_is_sent_to_the_login(client: Any) -> None:
 
 
 def test_the_next_cycle_starts_where_the_last_one_ended(actor: Any) -> None:
-    first = clearing.cycle_open_next(actor=actor)
-    with pytest.raises(clearing.ClearingError) as refused:
-        clearing.cycle_open_next(actor=actor)
+    first = ledger.cycle_open_next(actor=actor)
+    with pytest.raises(ledger.ClearingError) as refused:
+        ledger.cycle_open_next(actor=actor)
     assert refused.value.code == "cycle_open"
     ended = first.window_start + timedelta(microseconds=1)
     # (The test only) as if its window had ended and it had closed.
     ClearingCycle.objects.filter(pk=first.pk).update(
         status=CycleStatus.CLOSED, window_end=ended, closed_at=timezone.now()
     )
-    second = clearing.cycle_open_next(actor=actor)
+    second = ledger.cycle_open_next(actor=actor)
     assert second.window_start == ended
     assert second.window_end > timezone.now()

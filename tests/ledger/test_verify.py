@@ -27,7 +27,8 @@ from django.test.utils import CaptureQueriesContext
 from ledger import services, tasks
 from ledger.chain import GENESIS_HASH, chain_hash
 from ledger.models import LedgerCheckpoint, LedgerHead, Transfer
-from ledger.verify import checkpoint_write, key_id, verify_ledger
+from ledger.services import checkpoint_write
+from ledger.verify import key_id, verify_ledger
 from tests.builders import ledger_account, move
 
 TRIGGERS = {

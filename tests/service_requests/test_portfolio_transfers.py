@@ -15,7 +15,7 @@ from guardian.shortcuts import assign_perm
 
 from governance import services as governance
 from governance.models import Outcome
-from ledger import clearing
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger
 from ledger.models import Account, OwnerKind, Transfer, TransferKind
 from service_requests import transfers
@@ -275,11 +275,11 @@ def test_the_position_in_the_open_cycle_runs_live(
     django_assert_max_num_queries: Any,
 ) -> None:
     since = timezone.now() - timedelta(hours=1)
-    closed = clearing.cycle_open(actor=actor, window_start=since, window_end=timezone.now())
-    clearing.cycle_close(actor=actor, cycle_id=closed.pk)  # takes the 500.00 grant
-    cycle = clearing.cycle_open_next(actor=actor)
+    closed = ledger.cycle_open(actor=actor, window_start=since, window_end=timezone.now())
+    ledger.cycle_close(actor=actor, cycle_id=closed.pk)  # takes the 500.00 grant
+    cycle = ledger.cycle_open_next(actor=actor)
     move(actor, "later", accounts["alice"], accounts["bob"], 1_200)
-    positions = clearing.cycle_open_positions(
+    positions = ledger_selectors.cycle_open_positions(
         account_ids=[accounts["alice"].pk, accounts["bob"].pk]
     )
     assert positions[accounts["alice"].pk].net_minor == -1_200

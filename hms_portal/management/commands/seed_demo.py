@@ -129,7 +129,7 @@ class Command(BaseCommand):
                 self._requests(rng, users, types)
         self._print_logins()
         self.stdout.write(f"Programs: {', '.join(p.name for p in programs.values())}")
-        from ledger.clearing import demo_cycle_settle
+        from ledger.services import demo_cycle_settle
 
         cycle = demo_cycle_settle(actor=system)
         if cycle is not None:

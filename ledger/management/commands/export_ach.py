@@ -12,8 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.audit import system_user
-from ledger.clearing import ClearingError, cycle_file_bytes, cycle_file_generate
-from ledger.models import ClearingCycle, CycleStatus
+from ledger import selectors, services
+from ledger.models import CycleStatus
 
 ERR_NO_CYCLE = "No clearing cycle {cycle_id}."
 ERR_NOT_SETTLED = "Cycle {cycle_id} is {status}: only a settled cycle has an ACH file to export."
@@ -30,16 +30,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         cycle_id: int = options["cycle_id"]
         path: str = options["path"]
-        cycle = ClearingCycle.objects.filter(pk=cycle_id).first()
+        cycle = selectors.cycle_find(cycle_id=cycle_id)
         if cycle is None:
             raise CommandError(ERR_NO_CYCLE.format(cycle_id=cycle_id))
         if cycle.status != CycleStatus.SETTLED:
             raise CommandError(ERR_NOT_SETTLED.format(cycle_id=cycle_id, status=cycle.status))
         try:
             if not cycle.ach_sha256:
-                cycle = cycle_file_generate(actor=system_user(), cycle_id=cycle_id)
-            data = cycle_file_bytes(cycle)
-        except ClearingError as refused:
+                cycle = services.cycle_file_generate(actor=system_user(), cycle_id=cycle_id)
+            data = selectors.cycle_file_bytes(cycle)
+        except services.ClearingError as refused:
             raise CommandError(refused.messages[0]) from None
         if path == "-":
             self.stdout.write(data.decode("ascii"), ending="")

@@ -1,173 +1,38 @@
-"""Admin for the ledger: accounts, transfers and postings, all read-only.
+"""Admin for clearing: participants' bank details, clearing cycles and their net positions.
 
-Money moves only through `ledger.services`; transfers and postings are append-only rows, and an
-account's totals are caches kept by the services. The admin shows them, never edits them.
+Cycles open, close, settle and get their ACH file through actions that call the services; the
+cycle page shows the file's generation progress and, to finance, its download link.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+import functools
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.forms.models import construct_instance
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import TabularInline
-from unfold.decorators import display
+from unfold.decorators import action, display
 
 from core.admin import (
-    ReadOnlyAdminMixin,
+    HistoryModelAdmin,
     ReadOnlyHistoryModelAdmin,
     ReadOnlyModelAdmin,
     format_money,
 )
 
-from .models import Account, LedgerCheckpoint, Posting, Transfer
-
-
-@admin.register(Account)
-class AccountAdmin(ReadOnlyHistoryModelAdmin):
-    """Ledger accounts with their balances."""
-
-    list_display = (
-        "code",
-        "name",
-        "type",
-        "owner_kind",
-        "currency",
-        "posted_balance",
-        "available",
-        "pending_in",
-        "closed",
-    )
-    list_filter = ("type", "owner_kind", "currency", "closed")
-    search_fields = ("^code", "name", "=owner_ref")
-    list_select_related = ()
-    ordering = ("code",)
-    list_per_page = 50
-    readonly_fields = ("posted_balance", "available", "pending_in", "pending_out")
-
-    @display(description=_("posted balance"))
-    def posted_balance(self, obj: Account) -> str:
-        return format_money(obj.posted_balance_minor, obj.currency)
-
-    @display(description=_("available"))
-    def available(self, obj: Account) -> str:
-        return format_money(obj.available_minor, obj.currency)
-
-    @display(description=_("pending in"))
-    def pending_in(self, obj: Account) -> str:
-        return format_money(obj.pending_in_minor, obj.currency)
-
-    @display(description=_("pending out"))
-    def pending_out(self, obj: Account) -> str:
-        return format_money(obj.debits_pending, obj.currency)
-
-
-class PostingInline(ReadOnlyAdminMixin, TabularInline):
-    """The legs of a transfer."""
-
-    model = Posting
-    fields = ("account", "side", "phase", "amount", "currency")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Posting]:
-        return super().get_queryset(request).select_related("account")
-
-    @display(description=_("amount"))
-    def amount(self, obj: Posting) -> str:
-        return format_money(obj.amount_minor, obj.currency)
-
-
-@admin.register(Transfer)
-class TransferAdmin(ReadOnlyModelAdmin):
-    """Transfers: immutable, chained by hash."""
-
-    list_display = (
-        "sequence",
-        "kind",
-        "debit_account",
-        "credit_account",
-        "amount",
-        "reference",
-        "created_by",
-        "created_at",
-    )
-    list_filter = ("kind", "currency")
-    search_fields = ("=sequence", "=reference", "=idempotency_key")
-    list_select_related = ("debit_account", "credit_account", "created_by")
-    raw_id_fields = ("pending", "debit_account", "credit_account", "created_by")
-    ordering = ("-sequence",)
-    inlines = (PostingInline,)
-    list_per_page = 50
-    show_full_result_count = False
-
-    @display(description=_("amount"), ordering="amount_minor")
-    def amount(self, obj: Transfer) -> str:
-        return format_money(obj.amount_minor, obj.currency)
-
-
-@admin.register(Posting)
-class PostingAdmin(ReadOnlyModelAdmin):
-    """Postings: one leg of a transfer on one account."""
-
-    list_display = ("id", "transfer", "account", "side", "phase", "amount")
-    list_filter = ("side", "phase", "currency")
-    search_fields = ("=transfer__sequence", "^account__code")
-    list_select_related = ("transfer", "account")
-    raw_id_fields = ("transfer", "account")
-    ordering = ("-transfer_id", "-id")
-    list_per_page = 50
-    show_full_result_count = False
-
-    @display(description=_("amount"), ordering="amount_minor")
-    def amount(self, obj: Posting) -> str:
-        return format_money(obj.amount_minor, obj.currency)
-
-
-@admin.register(LedgerCheckpoint)
-class LedgerCheckpointAdmin(ReadOnlyModelAdmin):
-    """The signed daily checkpoints of the chain's head: read-only, as the ledger itself."""
-
-    list_display = ("day", "sequence", "hash", "key_id", "created_at", "created_by")
-    list_filter = ("key_id",)
-    search_fields = ("=hash", "=sequence")
-    list_select_related = ("created_by",)
-    ordering = ("-day",)
-
-
-# -- Clearing and settlement --------------------------------------------------------------------
-# Imports kept with the block they serve, so this section stays one appended unit.
-import functools  # noqa: E402
-
-from django import forms  # noqa: E402
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
-from django.db import transaction  # noqa: E402
-from django.forms.models import construct_instance  # noqa: E402
-from django.http import (  # noqa: E402
-    FileResponse,
-    Http404,
-    HttpResponse,
-    HttpResponseRedirect,
-)
-from django.template.response import TemplateResponse  # noqa: E402
-from django.urls import URLPattern, path, reverse  # noqa: E402
-from django.utils.html import format_html  # noqa: E402
-from django.utils.safestring import SafeString  # noqa: E402
-from unfold.decorators import action  # noqa: E402
-
-from core.admin import HistoryModelAdmin  # noqa: E402
-
-from . import clearing  # noqa: E402
-from . import conf as ledger_conf  # noqa: E402
-from .models import (  # noqa: E402
-    PARTICIPANT_KINDS,
-    BankAccount,
-    ClearingCycle,
-    CycleStatus,
-    NetPosition,
-)
+from .. import conf as ledger_conf
+from .. import selectors, services
+from ..models import BankAccount, ClearingCycle, CycleStatus, NetPosition
+from ..tasks import generate_cycle_file
 
 DOWNLOAD_PERMISSION = "ledger.download_ach_file"
 SETTLE_PERMISSION = "ledger.settle_clearingcycle"
@@ -199,14 +64,12 @@ class BankAccountForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if "account" in self.fields:
-            self.fields["account"].queryset = Account.objects.filter(  # type: ignore[attr-defined]
-                owner_kind__in=PARTICIPANT_KINDS
-            )
+            self.fields["account"].queryset = selectors.participant_accounts()  # type: ignore[attr-defined]
 
     def clean_routing_number(self) -> str:
         routing: str = self.cleaned_data["routing_number"]
         try:
-            clearing.bank_account_validate_routing(routing)
+            services.bank_account_validate_routing(routing)
         except ValidationError as refused:
             raise forms.ValidationError(refused.messages[0]) from None
         return routing
@@ -270,7 +133,7 @@ class BankAccountAdmin(HistoryModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: BankAccount, form: forms.ModelForm, change: bool
     ) -> None:
-        saved = clearing.bank_account_save(
+        saved = services.bank_account_save(
             actor=request.user,  # type: ignore[arg-type]
             account_id=obj.account_id,
             holder_name=obj.holder_name,
@@ -399,10 +262,10 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
         """The stored ACH file, for holders of `ledger.download_ach_file` only (403 otherwise)."""
         if not self.has_download_permission(request):
             raise PermissionDenied
-        cycle = ClearingCycle.objects.filter(pk=object_id).first()
+        cycle = selectors.cycle_find(cycle_id=object_id)
         if cycle is None or not cycle.ach_sha256:
             raise Http404(_("No ACH file for this cycle."))
-        data = clearing.cycle_file_bytes(cycle)
+        data = selectors.cycle_file_bytes(cycle)
         response = FileResponse(
             iter([data]),
             as_attachment=True,
@@ -433,13 +296,11 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
                 "title": _("Open the next clearing cycle"),
                 "opts": self.model._meta,
                 "hours": ledger_conf.get("CYCLE_HOURS"),
-                "open_cycles": ClearingCycle.objects.filter(status=CycleStatus.OPEN).order_by(
-                    "window_end"
-                ),
+                "open_cycles": selectors.cycles_open(),
             }
             return TemplateResponse(request, "ledger/admin_open_cycle.html", context)
         try:
-            cycle = clearing.cycle_open_next(actor=request.user)  # type: ignore[arg-type]
+            cycle = services.cycle_open_next(actor=request.user)  # type: ignore[arg-type]
         except ValidationError as refused:
             self.message_user(request, refused.messages[0], messages.ERROR)
         else:
@@ -457,25 +318,23 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
 
     @admin.action(description=_("Close the cycle (net positions)"), permissions=["settle"])
     def close_cycles(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
-        self._each(request, queryset, clearing.cycle_close, "Cycle {cycle} closed.")
+        self._each(request, queryset, services.cycle_close, "Cycle {cycle} closed.")
 
     @admin.action(description=_("Settle the cycle"), permissions=["settle"])
     def settle_cycles(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
-        self._each(request, queryset, clearing.cycle_settle, "Cycle {cycle} settled.")
+        self._each(request, queryset, services.cycle_settle, "Cycle {cycle} settled.")
 
     @admin.action(description=_("Generate ACH file"), permissions=["download"])
     def generate_files(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
-        from .tasks import generate_cycle_file
-
         for cycle in queryset:
             if cycle.status != CycleStatus.SETTLED:
                 self.message_user(
                     request,
-                    clearing.ERR_NOT_SETTLED.format(cycle=cycle.pk, status=cycle.status),
+                    services.ERR_NOT_SETTLED.format(cycle=cycle.pk, status=cycle.status),
                     messages.ERROR,
                 )
                 continue
-            clearing.cycle_progress_set(cycle.pk, 0, 0, "queued")
+            services.cycle_progress_set(cycle_id=cycle.pk, done=0, total=0, note="queued")
             transaction.on_commit(
                 functools.partial(generate_cycle_file.delay, cycle.pk, request.user.pk)
             )
