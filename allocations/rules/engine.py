@@ -12,16 +12,18 @@ from . import equal_shares as mes
 from . import priority as queue
 from . import tiebreak
 from .metrics import Metrics, metrics
-from .result import Code, Result
+from .result import Result
 from .table import Ballots, ClaimTable, RoundSpec, RuleError
+from .types import (
+    EQUAL_SHARES,
+    GREEDY_BY_VOTES,
+    MAX_MIN,
+    PRIORITY,
+    PRO_RATA,
+    WEIGHTED_MAX_MIN,
+    Code,
+)
 from .waterfill import FLOOR, isum, waterfill
-
-PRIORITY = "priority"
-PRO_RATA = "pro_rata"
-MAX_MIN = "max_min"
-WEIGHTED_MAX_MIN = "weighted_max_min"
-EQUAL_SHARES = "equal_shares"
-GREEDY_BY_VOTES = "greedy_by_votes"
 
 LABELS = {
     PRIORITY: "Priority order",
