@@ -26,7 +26,6 @@ from .commit import round_commit
 from .errors import AllocationError, RoundError
 from .funds import fund_credit, fund_open
 from .rounds import (
-    SUBJECT_KIND,
     round_cancel,
     round_compute,
     round_create,
@@ -41,7 +40,6 @@ from .rounds import (
 )
 
 __all__ = [
-    "SUBJECT_KIND",
     "AllocationError",
     "RoundError",
     "ballot_cast",
