@@ -8,6 +8,6 @@ class AllocationsConfig(AppConfig):
     def ready(self) -> None:
         from governance import registry
 
-        from . import rounds
+        from .services import rounds
 
         registry.register(rounds.SUBJECT_KIND, rounds.round_on_decision)

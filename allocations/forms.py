@@ -11,8 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import MoneyField
 
-from . import ballots, rounds, rules
+from . import rules, services
 from .models import TIEBREAK_CHOICES, AllocationRound, Claim, Fund
+from .services.ballots import ERR_BALLOT_EMPTY, ERR_BALLOT_PROJECT
 
 ERR_AMOUNT_FORMAT = _("Enter an amount such as 40000 or 40,000.50.")
 ERR_PARAMS = _('Enter the parameters as JSON, for example {"on_shortfall": "skip"}.')
@@ -66,14 +67,14 @@ class RoundForm(forms.ModelForm):
         data = super().clean() or {}
         try:
             if data.get("rule"):
-                data["params"] = rounds.round_validate_rule(
+                data["params"] = services.round_validate_rule(
                     rule=data["rule"],
                     params=data.get("parameters") or {},
                     tiebreak=data.get("tiebreak", "submitted"),
                 )
             if data.get("fund") is not None and data.get("budget") is not None:
-                rounds.round_validate_budget(fund=data["fund"], budget_minor=data["budget"])
-        except rounds.RoundError as refused:
+                services.round_validate_budget(fund=data["fund"], budget_minor=data["budget"])
+        except services.RoundError as refused:
             raise ValidationError(refused.messages[0]) from None
         return data
 
@@ -130,8 +131,8 @@ class ClaimTermsForm(forms.ModelForm):
             return data
         claim = self.instance
         try:
-            rounds.claim_validate_editable(claim=claim)
-            rounds.claim_validate_terms(
+            services.claim_validate_editable(claim=claim)
+            services.claim_validate_terms(
                 claim=claim,
                 weight=data.get("weight") or 0,
                 priority=data.get("priority") or 0,
@@ -140,7 +141,7 @@ class ClaimTermsForm(forms.ModelForm):
                 eligible=bool(data.get("eligible")),
                 exclusion_reason=(data.get("exclusion_reason") or "").strip(),
             )
-        except rounds.RoundError as refused:
+        except services.RoundError as refused:
             if hasattr(refused, "error_dict"):
                 for name, errors in refused.error_dict.items():
                     for error in errors:
@@ -165,8 +166,8 @@ class BallotForm(forms.Form):
             "Choose every project you would like funded; you can choose as many as you like."
         ),
         error_messages={
-            "required": ballots.ERR_BALLOT_EMPTY,
-            "invalid_choice": ballots.ERR_BALLOT_PROJECT,
+            "required": ERR_BALLOT_EMPTY,
+            "invalid_choice": ERR_BALLOT_PROJECT,
         },
     )
 

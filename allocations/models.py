@@ -189,7 +189,7 @@ class AllocationRound(models.Model):
     their explanations, from the snapshot only) → under approval (a governance case) →
     approved → committed (one pending ledger transfer per grant). Any state before commit may
     end in cancelled; a committed round is final: changes are made by a new round. `state` is a
-    protected state machine changed only by `allocations.rounds`.
+    protected state machine changed only by `allocations.services`.
     """
 
     fund = models.ForeignKey(
@@ -268,7 +268,7 @@ class AllocationRound(models.Model):
     def uses_ballots(self) -> bool:
         return self.rule in rules.BALLOT_RULES
 
-    # Transitions: the graph of what may follow what. `allocations.rounds` calls them.
+    # Transitions: the graph of what may follow what. `allocations.services` calls them.
     @transition(field=state, source=RoundState.DRAFT, target=RoundState.OPEN)
     def open(self) -> None:
         """Claims are gathered."""

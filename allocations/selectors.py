@@ -1,16 +1,21 @@
-"""Reads for the round screens: the public pages, the metrics side by side, the chart."""
+"""Reads of allocations: what a fund can still grant, the round screens (the public pages, the
+metrics side by side, the chart), what a commit granted, ballots and their voters' pseudonyms."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
 from django.http import Http404
 
 from core.db import id_in
 from core.money import format_money
+from ledger.models import Account
 
 from . import conf, rules
 from .models import (
@@ -19,8 +24,14 @@ from .models import (
     AllocationRound,
     Claim,
     ClaimStatus,
+    Fund,
+    RoundSnapshot,
     RoundState,
 )
+from .rules import snapshot as frozen
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 METRIC_ROWS: list[tuple[str, str, str]] = [
     # (key, label, kind): kind "money", "count", "share" (a fraction "p/q") or "index"
@@ -34,6 +45,11 @@ METRIC_ROWS: list[tuple[str, str, str]] = [
     ("gini_share", "Gini on shares met", "index"),
     ("jain_share", "Jain's index on shares met", "index"),
 ]
+
+
+def fund_available_minor(*, fund: Fund) -> int:
+    """What the fund can still grant, read from its ledger account."""
+    return Account.objects.get(pk=fund.account_id).available_minor
 
 
 def rounds_committed() -> QuerySet[AllocationRound]:
@@ -60,6 +76,32 @@ def grants_of(round_: AllocationRound) -> QuerySet[AllocationGrant]:
         .order_by("line")
         .only("line", "asked_minor", "granted_minor", "code", "explanation")
     )
+
+
+def round_recompute(*, round_: AllocationRound) -> rules.Result:
+    """Recompute a frozen round from its stored snapshot (read-only: for checks and the
+    public page's "recompute" figures)."""
+    data = RoundSnapshot.objects.get(round=round_).data.encode("utf-8")
+    loaded = frozen.load(data)
+    return rules.allocate(loaded.table, loaded.spec, loaded.ballots)
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """What committing a round put into the ledger: the amount granted to the claims it paid
+    (minor units, in the round's currency) and how many they are."""
+
+    granted_minor: int
+    grants: int
+
+
+def round_commitment(round_: AllocationRound) -> Commitment:
+    """The claims a committed round granted, with their total (one query). Claims with a zero
+    grant, or no longer waiting for funds at the commit, left the round and are not counted."""
+    totals = Claim.objects.filter(round=round_, obligation__isnull=False).aggregate(
+        granted=Sum("granted_minor"), grants=Count("pk")
+    )
+    return Commitment(granted_minor=totals["granted"] or 0, grants=totals["grants"])
 
 
 def _value(kind: str, raw: Any, currency: str) -> str:
@@ -214,6 +256,13 @@ def projects_of(round_: AllocationRound) -> list[Project]:
     query)."""
     rows = ballot_claims(round_).order_by("pk").values_list("pk", "reference", "amount_minor")
     return [Project(pk, ref, format_money(cost, round_.currency)) for pk, ref, cost in rows]
+
+
+def voter_ref_for(user: User) -> str:
+    """The voter's pseudonym in every round: a keyed hash of the account (never its email or
+    name), so the published ballots cannot be traced to a person without the portal's key."""
+    key = settings.SECRET_KEY.encode("utf-8")
+    return hmac.new(key, f"allocations-voter:{user.pk}".encode(), hashlib.sha256).hexdigest()
 
 
 def ballot_of(round_: AllocationRound, voter_ref: str) -> AllocationBallot | None:

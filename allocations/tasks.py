@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from . import rounds
+from . import services
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +25,15 @@ def compute_round(round_id: int, actor_id: int) -> str:
     already computed is left as it is. A refusal (say, floors above the budget) is recorded as
     the progress note and not retried."""
     actor = get_user_model().objects.get(pk=actor_id)
-    progress = partial(rounds.round_progress_set, round_id)
+
+    def progress(done: int, total: int, note: str) -> None:
+        services.round_progress_set(round_id=round_id, done=done, total=total, note=note)
+
     try:
-        round_ = rounds.round_compute(actor=actor, round_id=round_id, progress=progress)
-    except rounds.RoundError as refused:
+        round_ = services.round_compute(actor=actor, round_id=round_id, progress=progress)
+    except services.RoundError as refused:
         message = refused.messages[0]
         logger.warning("Round %s not computed: %s", round_id, message)
-        rounds.round_progress_set(round_id, 0, 0, f"refused: {message}")
+        services.round_progress_set(round_id=round_id, done=0, total=0, note=f"refused: {message}")
         return "refused"
     return str(round_.state)

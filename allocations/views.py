@@ -18,10 +18,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import ballots, conf, rules, selectors
+from . import conf, rules, selectors, services
 from .forms import BallotForm
 from .models import RoundSnapshot, RoundState
-from .rounds import RoundError
+from .services.ballots import ERR_BALLOT_CLOSED
 
 
 @require_safe
@@ -73,7 +73,7 @@ def round_vote(request: HttpRequest, round_id: int) -> HttpResponse:
     round_ = selectors.round_for_voting(round_id)
     projects = selectors.projects_of(round_)
     choices = [(p.claim_id, f"{p.reference} — {p.cost}") for p in projects]
-    ballot = selectors.ballot_of(round_, ballots.voter_ref_for(request.user))  # type: ignore[arg-type]
+    ballot = selectors.ballot_of(round_, selectors.voter_ref_for(request.user))  # type: ignore[arg-type]
     chosen = list(ballot.approvals) if ballot else []
     is_open = round_.state == RoundState.OPEN
     status = 200
@@ -81,12 +81,12 @@ def round_vote(request: HttpRequest, round_id: int) -> HttpResponse:
         form = BallotForm(request.POST, choices=choices)
         if form.is_valid():
             try:
-                ballots.ballot_cast_own(
+                services.ballot_cast_own(
                     actor=request.user,  # type: ignore[arg-type]
                     round_id=round_.pk,
                     claim_ids=form.cleaned_data["projects"],
                 )
-            except RoundError as refused:
+            except services.RoundError as refused:
                 form.add_error("projects", refused.messages[0])
             else:
                 messages.success(
@@ -97,7 +97,7 @@ def round_vote(request: HttpRequest, round_id: int) -> HttpResponse:
         status = 400
     else:
         if request.method == "POST":  # the round froze while the page was open
-            messages.error(request, str(ballots.ERR_BALLOT_CLOSED).format(name=round_.name))
+            messages.error(request, str(ERR_BALLOT_CLOSED).format(name=round_.name))
             status = 409
         form = BallotForm(initial={"projects": chosen}, choices=choices)
     return render(

@@ -11,7 +11,7 @@ said otherwise):
 2. the method of equal shares with 10,000 voters and 200 projects (Add1 completion, one unit
    a step): target under 5 s. Baseline in the same run: one count in plain exact arithmetic
    (`count_exact`) against one certified count (`count_float`) at the same share.
-3. committing a round of 100,000 grants (`allocations.rounds.round_commit`: one pending ledger
+3. committing a round of 100,000 grants (`allocations.services.round_commit`: one pending ledger
    transfer per grant through the batch path, claims and grants updated, history written):
    target under 20 s. Baseline in the same run: the ledger's batch path alone
    (`ledger.services.transfers_create`) for the same 100,000 transfers, timed in turn with the
@@ -185,7 +185,6 @@ def _seeded_round() -> Any:
     from django.contrib.auth.models import Permission
     from django.db import transaction
 
-    from allocations import rounds
     from allocations import services as allocations
     from allocations.models import AllocationRound, Claim, ClaimStatus, Fund, RoundState
     from core.audit import system_user
@@ -245,16 +244,16 @@ def _seeded_round() -> Any:
             ),
             batch_size=5_000,
         )
-    round_ = rounds.round_create(
+    round_ = allocations.round_create(
         actor=officer,
         fund=fund,
         name=name,
         budget_minor=sum(amounts) * 6 // 10,
         rule="max_min",
     )
-    rounds.round_open(actor=officer, round_id=round_.pk)
-    rounds.round_freeze(actor=officer, round_id=round_.pk)
-    rounds.round_compute(actor=officer, round_id=round_.pk)
+    allocations.round_open(actor=officer, round_id=round_.pk)
+    allocations.round_freeze(actor=officer, round_id=round_.pk)
+    allocations.round_compute(actor=officer, round_id=round_.pk)
     AllocationRound.objects.filter(pk=round_.pk).update(state=RoundState.APPROVED)
     return AllocationRound.objects.get(pk=round_.pk)
 
@@ -306,7 +305,7 @@ def _timed(url: str, works: list[Callable[[], Any]], repeat: int = 2) -> list[fl
 def bench_commit() -> bool:
     if not _setup_django():
         return True
-    from allocations import rounds
+    from allocations import services
     from allocations.models import AllocationGrant, AllocationRound, Claim
     from ledger import services as ledger
 
@@ -339,7 +338,7 @@ def bench_commit() -> bool:
             ledger.transfers_create(actor=officer, specs=specs[start : start + ledger.MAX_BATCH])
 
     def commit() -> None:
-        rounds.round_commit(actor=officer, round_id=round_id)
+        services.round_commit(actor=officer, round_id=round_id)
 
     baseline, seconds = _timed(url, [ledger_only, commit])
     _drop_copy(url)

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.utils import bulk_update_with_history
 
-from allocations import hooks
 from allocations import selectors as allocations
+from core import events
 from core.db import id_in
 from core.money import format_money
 from integrations.events import deferred
@@ -131,4 +131,4 @@ def _enqueue(event_ids: list[int]) -> None:
 
 def register() -> None:
     """Listen for claims granted by committed allocation rounds (called once, from `ready()`)."""
-    hooks.on_claims_granted(requests_on_claims_granted)
+    events.subscribe(events.CLAIMS_GRANTED, requests_on_claims_granted)

@@ -14,24 +14,20 @@ reference implementations the fast ones are tested against in `reference.py`.
     result.explain(0)       # "You asked 1,200.00; every claim was met up to 750.00 ..."
 """
 
-from .engine import (
-    BALLOT_RULES,
+from .engine import BALLOT_RULES, LABELS, PARAMS, RULES, allocate, compare, params_for
+from .metrics import Metrics, metrics, percent
+from .result import Result
+from .table import NO_CAP, TIEBREAKS, Ballots, ClaimTable, RoundSpec, RuleError
+from .types import (
     EQUAL_SHARES,
     GREEDY_BY_VOTES,
-    LABELS,
     MAX_MIN,
-    PARAMS,
     PRIORITY,
     PRO_RATA,
-    RULES,
     WEIGHTED_MAX_MIN,
-    allocate,
-    compare,
-    params_for,
+    Code,
+    plain_money,
 )
-from .metrics import Metrics, metrics, percent
-from .result import Code, Result, plain_money
-from .table import NO_CAP, TIEBREAKS, Ballots, ClaimTable, RoundSpec, RuleError
 
 __all__ = [
     "BALLOT_RULES",

@@ -12,16 +12,18 @@ from . import equal_shares as mes
 from . import priority as queue
 from . import tiebreak
 from .metrics import Metrics, metrics
-from .result import Code, Result
+from .result import Result
 from .table import Ballots, ClaimTable, RoundSpec, RuleError
+from .types import (
+    EQUAL_SHARES,
+    GREEDY_BY_VOTES,
+    MAX_MIN,
+    PRIORITY,
+    PRO_RATA,
+    WEIGHTED_MAX_MIN,
+    Code,
+)
 from .waterfill import FLOOR, isum, waterfill
-
-PRIORITY = "priority"
-PRO_RATA = "pro_rata"
-MAX_MIN = "max_min"
-WEIGHTED_MAX_MIN = "weighted_max_min"
-EQUAL_SHARES = "equal_shares"
-GREEDY_BY_VOTES = "greedy_by_votes"
 
 LABELS = {
     PRIORITY: "Priority order",
@@ -87,7 +89,7 @@ def allocate(table: ClaimTable, spec: RoundSpec, ballots: Ballots | None = None)
         grant[rows] = fill.grant
         plus[rows] = fill.plus
         code = _codes(table, rows, fill.state, fill.grant, int(active_code))
-        facts.update(level=fill.level, leftover=fill.leftover)
+        facts |= {"level": fill.level, "leftover": fill.leftover}
     elif spec.rule == PRIORITY:
         outcome = queue.priority(
             spec.budget,
@@ -114,7 +116,7 @@ def allocate(table: ClaimTable, spec: RoundSpec, ballots: Ballots | None = None)
         place = np.zeros(len(table), dtype=np.int64)
         left = np.zeros(len(table), dtype=np.int64)
         place[rows], left[rows] = outcome.place, outcome.left_at_turn
-        extra.update(place=place, left_at_turn=left)
+        extra |= {"place": place, "left_at_turn": left}
     else:
         code = _ballot_rule(table, spec, ballots, params, rows, ties, grant, facts, extra)
     return Result(spec.rule, spec, table, grant, code, plus, facts, extra)
@@ -190,14 +192,14 @@ def _ballot_rule(
             rho[int(rows[p])] = outcome.count.rho[p]
         for p, money in outcome.count.left.items():
             left_money[int(rows[p])] = money
-        extra.update(turn=turn, rho=rho, left=left_money)
-        facts.update(
-            share=outcome.count.share,
-            first_spent=outcome.first_spent,
-            raises=outcome.raises,
-            step=outcome.step,
-            completion=outcome.completion,
-        )
+        extra |= {"turn": turn, "rho": rho, "left": left_money}
+        facts |= {
+            "share": outcome.count.share,
+            "first_spent": outcome.first_spent,
+            "raises": outcome.raises,
+            "step": outcome.step,
+            "completion": outcome.completion,
+        }
     sub = np.where(funded, int(Code.FUNDED), int(Code.NOT_FUNDED)).astype(np.uint8)
     sub[approvals[rows] == 0] = int(Code.NO_SUPPORT)
     code[rows] = sub

@@ -11,11 +11,19 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from math import floor
 
-from . import engine
 from .metrics import percent
-from .result import Code, Money, Result
 from .table import NO_CAP
 from .tiebreak import describe
+from .types import (
+    GREEDY_BY_VOTES,
+    MAX_MIN,
+    PRIORITY,
+    PRO_RATA,
+    WEIGHTED_MAX_MIN,
+    Code,
+    Money,
+    Outcome,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -24,7 +32,7 @@ def _when(micros: int) -> str:
     return (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _then(result: Result) -> str:
+def _then(result: Outcome) -> str:
     if result.spec.tiebreak == "submitted":
         return "by claim number"
     return describe(result.spec.tiebreak, result.spec.seed)
@@ -35,7 +43,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _rounding_note(result: Result, money: Money) -> str:
+def _rounding_note(result: Outcome, money: Money) -> str:
     leftover = result.facts.get("leftover", 0)
     return (
         f" The budget did not divide into whole cents: the {leftover} minor unit"
@@ -45,7 +53,7 @@ def _rounding_note(result: Result, money: Money) -> str:
     )
 
 
-def _lists(result: Result) -> dict[str, list]:
+def _lists(result: Outcome) -> dict[str, list]:
     """The columns as Python lists, made once per result (explaining a million claims reads
     them a million times)."""
     cached = result.extra.get("_lists")
@@ -65,7 +73,7 @@ def _lists(result: Result) -> dict[str, list]:
     return cached
 
 
-def _memo(result: Result, name: str, make: Callable[[], str]) -> str:
+def _memo(result: Outcome, name: str, make: Callable[[], str]) -> str:
     """A sentence every claim of the result shares, made once."""
     memo = result.extra.setdefault("_memo", {})
     if name not in memo:
@@ -73,7 +81,7 @@ def _memo(result: Result, name: str, make: Callable[[], str]) -> str:
     return memo[name]
 
 
-def _claim(result: Result, i: int) -> dict:
+def _claim(result: Outcome, i: int) -> dict:
     lists = _lists(result)
     cap = lists["cap"][i]
     return {
@@ -88,7 +96,7 @@ def _claim(result: Result, i: int) -> dict:
     }
 
 
-def explain(result: Result, i: int, money: Money) -> str:
+def explain(result: Outcome, i: int, money: Money) -> str:
     spec = result.spec
     lists = _lists(result)
     code = Code(lists["code"][i])
@@ -103,9 +111,9 @@ def explain(result: Result, i: int, money: Money) -> str:
             "nothing was granted."
         )
     rule = result.rule
-    if rule in (engine.MAX_MIN, engine.WEIGHTED_MAX_MIN, engine.PRO_RATA):
+    if rule in (MAX_MIN, WEIGHTED_MAX_MIN, PRO_RATA):
         text = _fill(result, i, code, claim, asked, got, budget, money)
-    elif rule == engine.PRIORITY:
+    elif rule == PRIORITY:
         text = _priority(result, i, code, claim, asked, got, budget, money)
     else:
         text = _ballot(result, i, code, claim, asked, got, budget, money)
@@ -114,7 +122,7 @@ def explain(result: Result, i: int, money: Money) -> str:
     return text
 
 
-def _within_limits(result: Result) -> str:
+def _within_limits(result: Outcome) -> str:
     table = result.table
     eligible = table.eligible
     capped = bool((table.upper[eligible] < table.demand[eligible]).any())
@@ -128,7 +136,14 @@ def _cap_note(claim: dict, money: Money) -> str:
 
 
 def _fill(
-    result: Result, i: int, code: Code, claim: dict, asked: str, got: str, budget: str, money: Money
+    result: Outcome,
+    i: int,
+    code: Code,
+    claim: dict,
+    asked: str,
+    got: str,
+    budget: str,
+    money: Money,
 ) -> str:
     level: Fraction | None = result.facts.get("level")
     cap = _cap_note(claim, money)
@@ -138,7 +153,7 @@ def _fill(
             f"received {got}."
         )
     rule = result.rule
-    if rule == engine.PRO_RATA:
+    if rule == PRO_RATA:
         common = _memo(
             result,
             "common",
@@ -156,7 +171,7 @@ def _fill(
         if code in (Code.FULL, Code.CAPPED):
             return f"You asked {asked}.{cap} {common}. You received {got}."
         return f"You asked {asked}.{cap} {common}, which is {got} for you."
-    if rule == engine.WEIGHTED_MAX_MIN:
+    if rule == WEIGHTED_MAX_MIN:
         unit = _memo(result, "unit", lambda: money(floor(level)))
         weight = claim["weight"]
         mine = money(floor(level * weight))
@@ -190,7 +205,14 @@ def _fill(
 
 
 def _priority(
-    result: Result, i: int, code: Code, claim: dict, asked: str, got: str, budget: str, money: Money
+    result: Outcome,
+    i: int,
+    code: Code,
+    claim: dict,
+    asked: str,
+    got: str,
+    budget: str,
+    money: Money,
 ) -> str:
     mode = result.facts["params"]["on_shortfall"]
     place = _lists(result)["place"][i]
@@ -238,13 +260,20 @@ def _priority(
 
 
 def _ballot(
-    result: Result, i: int, code: Code, claim: dict, asked: str, got: str, budget: str, money: Money
+    result: Outcome,
+    i: int,
+    code: Code,
+    claim: dict,
+    asked: str,
+    got: str,
+    budget: str,
+    money: Money,
 ) -> str:
     approvals = _lists(result)["approvals"][i]
     voters = result.facts["voters"]
     if code == Code.NO_SUPPORT:
         return f"Not funded: none of the {voters} voters approved this project (cost {asked})."
-    if result.rule == engine.GREEDY_BY_VOTES:
+    if result.rule == GREEDY_BY_VOTES:
         left = money(_lists(result)["left_at_turn"][i])
         order = (
             f"Projects were funded in order of approvals, each if it still fitted the budget of "

@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 import numpy as np
 
+from .explain import explain
 from .table import ClaimTable, RoundSpec
+from .types import Money, plain_money
 from .waterfill import isum
-
-Money = Callable[[int], str]
-
-
-class Code(IntEnum):
-    """Why a claim received what it received (stored with each grant)."""
-
-    EXCLUDED = 0  # not eligible in this round
-    FULL = 1  # received everything it asked
-    CAPPED = 2  # received its cap, which is below what it asked
-    FLOOR = 3  # received its guaranteed minimum
-    LEVEL = 4  # max-min: met up to the common level
-    SHARE = 5  # pro rata: the common share of what it asked
-    WEIGHTED = 6  # weighted max-min: met up to the level times its weight
-    SKIPPED = 7  # priority: too large for what was left when its turn came
-    NOT_REACHED = 8  # priority: the budget was used up before its turn
-    PARTIAL = 9  # priority (partial): received what was left
-    FUNDED = 10  # participatory budgeting: project funded in full
-    NOT_FUNDED = 11  # participatory budgeting: not funded
-    NO_SUPPORT = 12  # participatory budgeting: nobody approved it
-
-
-def plain_money(amount_minor: int, exponent: int = 2) -> str:
-    """1234567 -> "12,345.67" (integer arithmetic only)."""
-    sign = "-" if amount_minor < 0 else ""
-    units, fraction = divmod(abs(amount_minor), 10**exponent)
-    return f"{sign}{units:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
 
 
 @dataclass(eq=False)
@@ -66,13 +39,9 @@ class Result:
 
     def explain(self, i: int, money: Money = plain_money) -> str:
         """The explanation of row `i`'s grant, in plain words."""
-        from .explain import explain
-
         return explain(self, i, money)
 
     def explanations(self, money: Money = plain_money) -> list[str]:
-        from .explain import explain
-
         return [explain(self, i, money) for i in range(len(self.table))]
 
     def grants_by_key(self) -> dict[int, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from allocations import rounds
 from allocations import services as allocations
 from allocations.models import AllocationRound, Fund, RoundState
 from governance import services as governance
@@ -21,7 +20,7 @@ def officer(finance_officer):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def round_fund(rent_fund):  # type: ignore[no-untyped-def]
-    """The rent fund (10,000.00 USD), dividing its money in rounds."""
+    """The rent fund (10,000.00 USD), dividing its money in allocations."""
     Fund.objects.filter(pk=rent_fund.pk).update(allocates_by_round=True)
     rent_fund.refresh_from_db()
     return rent_fund
@@ -63,7 +62,7 @@ def state_of(round_: AllocationRound) -> str:
 
 
 def computed_round(officer, fund, *, rule="max_min", budget=900_000, **kwargs):  # type: ignore[no-untyped-def]
-    round_ = rounds.round_create(
+    round_ = allocations.round_create(
         actor=officer,
         fund=fund,
         name="Spring rent relief",
@@ -71,14 +70,14 @@ def computed_round(officer, fund, *, rule="max_min", budget=900_000, **kwargs): 
         rule=rule,
         **kwargs,
     )
-    rounds.round_open(actor=officer, round_id=round_.pk)
-    rounds.round_freeze(actor=officer, round_id=round_.pk)
-    return rounds.round_compute(actor=officer, round_id=round_.pk)
+    allocations.round_open(actor=officer, round_id=round_.pk)
+    allocations.round_freeze(actor=officer, round_id=round_.pk)
+    return allocations.round_compute(actor=officer, round_id=round_.pk)
 
 
 def approved_round(officer, supervisor, fund, **kwargs):  # type: ignore[no-untyped-def]
     round_ = computed_round(officer, fund, **kwargs)
-    round_ = rounds.round_send_for_approval(actor=officer, round_id=round_.pk)
+    round_ = allocations.round_send_for_approval(actor=officer, round_id=round_.pk)
     governance.case_decide(
         actor=supervisor,
         case_id=round_.approval_case_id,
@@ -91,11 +90,11 @@ def approved_round(officer, supervisor, fund, **kwargs):  # type: ignore[no-unty
 
 def open_voting_round(officer, fund, *, budget=700_000):  # type: ignore[no-untyped-def]
     """An open participatory round (method of equal shares) on `fund`."""
-    round_ = rounds.round_create(
+    round_ = allocations.round_create(
         actor=officer,
         fund=fund,
         name="Neighbourhood projects",
         budget_minor=budget,
         rule="equal_shares",
     )
-    return rounds.round_open(actor=officer, round_id=round_.pk)
+    return allocations.round_open(actor=officer, round_id=round_.pk)

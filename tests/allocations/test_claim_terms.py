@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from allocations import rounds
+from allocations import services
 from allocations.models import Claim
 from tests.allocations.conftest import computed_round
 
@@ -30,10 +30,10 @@ def terms(**overrides: str) -> dict[str, str]:
 
 @pytest.fixture
 def open_round(officer, round_fund, waiting_claims):  # type: ignore[no-untyped-def]
-    round_ = rounds.round_create(
+    round_ = services.round_create(
         actor=officer, fund=round_fund, name="Spring", budget_minor=900_000, rule="max_min"
     )
-    return rounds.round_open(actor=officer, round_id=round_.pk)
+    return services.round_open(actor=officer, round_id=round_.pk)
 
 
 def test_an_officer_sets_the_terms_of_a_claim_in_an_open_round(
@@ -127,13 +127,13 @@ def test_terms_of_a_frozen_round_are_read_only_and_a_post_is_refused(
     response = client.post(change_url(claim), terms(weight="5", eligible="on"))
     assert response.status_code == 403
     assert Claim.objects.get(pk=claim.pk).weight == 1
-    with pytest.raises(rounds.RoundError, match="is frozen in round"):
-        rounds.claim_set_terms(actor=officer, claim_id=claim.pk, weight=5)
+    with pytest.raises(services.RoundError, match="is frozen in round"):
+        services.claim_set_terms(actor=officer, claim_id=claim.pk, weight=5)
 
 
 def test_the_service_refuses_a_cap_above_the_amount_asked(officer, open_round, waiting_claims):
-    with pytest.raises(rounds.RoundError) as refused:
-        rounds.claim_set_terms(actor=officer, claim_id=waiting_claims[2].pk, cap_minor=200_001)
+    with pytest.raises(services.RoundError) as refused:
+        services.claim_set_terms(actor=officer, claim_id=waiting_claims[2].pk, cap_minor=200_001)
     assert refused.value.message_dict == {
         "cap_minor": [
             "The cap must be more than 0, at least the guaranteed minimum ($0.00) and at most "

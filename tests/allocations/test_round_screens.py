@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from allocations import rounds
+from allocations import services
 from allocations.models import AllocationRound, RoundState
 from tests.allocations.conftest import approved_round, computed_round, make_claims, state_of
 
@@ -32,7 +32,7 @@ def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def committed(officer, supervisor, round_fund, waiting_claims):  # type: ignore[no-untyped-def]
     round_ = approved_round(officer, supervisor, round_fund)
-    return rounds.round_commit(actor=officer, round_id=round_.pk)
+    return services.round_commit(actor=officer, round_id=round_.pk)
 
 
 def test_the_round_page_shows_metrics_side_by_side_chart_and_explanations(
@@ -55,7 +55,7 @@ def test_the_round_page_shows_metrics_side_by_side_chart_and_explanations(
 
 
 def test_officers_move_rounds_with_admin_actions(client, officer, round_fund, waiting_claims):
-    round_ = rounds.round_create(
+    round_ = services.round_create(
         actor=officer, fund=round_fund, name="Summer", budget_minor=500_000, rule="pro_rata"
     )
     client.force_login(officer)
@@ -72,7 +72,7 @@ def test_officers_move_rounds_with_admin_actions(client, officer, round_fund, wa
 def test_people_without_the_round_permissions_cannot_see_or_act(
     client, reviewer, officer, round_fund
 ):
-    round_ = rounds.round_create(
+    round_ = services.round_create(
         actor=officer, fund=round_fund, name="Summer", budget_minor=0, rule="max_min"
     )
     client.force_login(reviewer)
@@ -121,11 +121,11 @@ def test_a_large_round_is_computed_by_a_task_that_reports_progress(
     client, officer, round_fund, waiting_claims, settings, django_capture_on_commit_callbacks
 ):
     settings.HMS_ALLOCATIONS_ASYNC_CLAIMS = 2  # three claims count as large here
-    round_ = rounds.round_create(
+    round_ = services.round_create(
         actor=officer, fund=round_fund, name="Big", budget_minor=900_000, rule="max_min"
     )
-    rounds.round_open(actor=officer, round_id=round_.pk)
-    rounds.round_freeze(actor=officer, round_id=round_.pk)
+    services.round_open(actor=officer, round_id=round_.pk)
+    services.round_freeze(actor=officer, round_id=round_.pk)
     client.force_login(officer)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = act(client, "compute_rounds", round_)
@@ -139,13 +139,13 @@ def test_a_large_round_is_computed_by_a_task_that_reports_progress(
 def test_the_compute_task_records_a_refusal_and_is_idempotent(officer, round_fund):
     from allocations.tasks import compute_round
 
-    round_ = rounds.round_create(
+    round_ = services.round_create(
         actor=officer, fund=round_fund, name="Early", budget_minor=0, rule="max_min"
     )
     assert compute_round(round_.pk, officer.pk) == "refused"
     assert AllocationRound.objects.get(pk=round_.pk).progress_note.startswith("refused: ")
-    rounds.round_open(actor=officer, round_id=round_.pk)
-    rounds.round_freeze(actor=officer, round_id=round_.pk)
+    services.round_open(actor=officer, round_id=round_.pk)
+    services.round_freeze(actor=officer, round_id=round_.pk)
     assert compute_round(round_.pk, officer.pk) == "computed"
     assert compute_round(round_.pk, officer.pk) == "computed"
 
@@ -191,7 +191,7 @@ def test_the_public_page_runs_a_fixed_number_of_queries(
     assert committed.grants.count() == 3
     small = queries(committed)
     make_claims(actor, round_fund, [50_000] * 12, prefix="HMS-2026-8")
-    larger = rounds.round_commit(
+    larger = services.round_commit(
         actor=officer, round_id=approved_round(officer, supervisor, round_fund, budget=60_000).pk
     )
     assert larger.grants.count() == 12

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from allocations import ballots, rounds
+from allocations import selectors, services
 from allocations.models import AllocationBallot, RoundState
 from tests.allocations.conftest import make_claims, open_voting_round, state_of
 
@@ -41,7 +41,7 @@ def test_a_civilian_casts_then_changes_one_ballot_recorded_in_history(
     ballot = AllocationBallot.objects.get(round=voting_round)
     assert ballot.approvals == [a, c]
     # A pseudonym, never the account's name or email.
-    assert ballot.voter_ref == ballots.voter_ref_for(civilian)
+    assert ballot.voter_ref == selectors.voter_ref_for(civilian)
     assert civilian.username not in ballot.voter_ref
     assert len(ballot.voter_ref) == 64
 
@@ -92,8 +92,8 @@ def test_the_service_refuses_a_project_of_another_round(
     civilian, officer, actor, round_fund, voting_round, projects
 ):
     other = make_claims(actor, round_fund, [100_000], prefix="ZZ-")[0]
-    with pytest.raises(rounds.RoundError, match="no longer in this round"):
-        ballots.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[other.pk])
+    with pytest.raises(services.RoundError, match="no longer in this round"):
+        services.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[other.pk])
     assert not AllocationBallot.objects.exists()
 
 
@@ -101,15 +101,15 @@ def test_a_project_excluded_from_the_round_cannot_be_voted_for(
     client, civilian, officer, voting_round, projects
 ):
     a, b, _c = (p.pk for p in projects)
-    rounds.claim_set_terms(
+    services.claim_set_terms(
         actor=officer, claim_id=b, eligible=False, exclusion_reason="Outside the district."
     )
     client.force_login(civilian)
     assert f'value="{b}"' not in client.get(vote_url(voting_round)).content.decode()
-    with pytest.raises(rounds.RoundError, match="no longer in this round"):
-        ballots.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[a, b])
+    with pytest.raises(services.RoundError, match="no longer in this round"):
+        services.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[a, b])
     assert not AllocationBallot.objects.exists()
-    ballots.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[a])
+    services.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[a])
     assert AllocationBallot.objects.get().approvals == [a]
 
 
@@ -119,7 +119,7 @@ def test_after_freezing_the_ballot_is_shown_and_can_no_longer_change(
     a, b, _c = (p.pk for p in projects)
     client.force_login(civilian)
     client.post(vote_url(voting_round), {"projects": [str(a)]})
-    rounds.round_freeze(actor=officer, round_id=voting_round.pk)
+    services.round_freeze(actor=officer, round_id=voting_round.pk)
     assert state_of(voting_round) == RoundState.FROZEN
     page = client.get(vote_url(voting_round)).content.decode()
     assert "Voting in this round has closed" in page
@@ -129,8 +129,8 @@ def test_after_freezing_the_ballot_is_shown_and_can_no_longer_change(
     assert response.status_code == 409
     assert "has closed: the ballots were frozen" in response.content.decode()
     assert AllocationBallot.objects.get().approvals == [a]
-    with pytest.raises(rounds.RoundError, match="has closed"):
-        ballots.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[b])
+    with pytest.raises(services.RoundError, match="has closed"):
+        services.ballot_cast_own(actor=civilian, round_id=voting_round.pk, claim_ids=[b])
 
 
 def test_who_may_vote_and_in_which_rounds(client, civilian, officer, round_fund, voting_round):
@@ -140,13 +140,13 @@ def test_who_may_vote_and_in_which_rounds(client, civilian, officer, round_fund,
     assert "/accounts/login/" in response["Location"]
     client.force_login(civilian)
     # A round divided by a rule without ballots, or a draft, has no voting page.
-    plain = rounds.round_create(
+    plain = services.round_create(
         actor=officer, fund=round_fund, name="Plain", budget_minor=1, rule="max_min"
     )
-    plain = rounds.round_open(actor=officer, round_id=plain.pk)
+    plain = services.round_open(actor=officer, round_id=plain.pk)
     assert state_of(plain) == RoundState.OPEN
     assert client.get(vote_url(plain)).status_code == 404
-    draft = rounds.round_create(
+    draft = services.round_create(
         actor=officer, fund=round_fund, name="Later", budget_minor=1, rule="equal_shares"
     )
     assert client.get(vote_url(draft)).status_code == 404
@@ -162,7 +162,7 @@ def test_the_voting_page_runs_a_fixed_number_of_queries(
     client, civilian, actor, round_fund, voting_round, django_assert_max_num_queries
 ):
     make_claims(actor, round_fund, [10_000] * 30, prefix="MORE-")
-    rounds.round_gather(actor=voting_round.created_by, round_id=voting_round.pk)
+    services.round_gather(actor=voting_round.created_by, round_id=voting_round.pk)
     client.force_login(civilian)
     with django_assert_max_num_queries(12):
         response = client.get(vote_url(voting_round))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from allocations import rounds
+from allocations import services
 from allocations.models import AllocationBallot
 from tests.allocations import conftest as allocation_fixtures
 from tests.allocations.conftest import make_claims, open_voting_round
@@ -58,7 +58,7 @@ def test_the_voting_page_is_accessible_and_works(
     assert AllocationBallot.objects.get().approvals == [projects[1].pk, projects[2].pk]
     expect(page.get_by_label("PB-00002")).to_be_checked()
 
-    rounds.round_freeze(actor=officer, round_id=round_.pk)
+    services.round_freeze(actor=officer, round_id=round_.pk)
     page.reload()
     check_accessible(page, "voting page, closed")
     expect(page.get_by_text("PB-00003")).to_be_visible()

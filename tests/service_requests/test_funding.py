@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from allocations import hooks, rounds
+from allocations import services
 from allocations.models import Claim, Fund
+from core import events
 from governance import services as governance
 from service_requests import funding
 from service_requests.models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
@@ -40,7 +41,7 @@ def awaiting(civilian, reviewer, supervisor, rent_help, round_fund):  # type: ig
 
 def _commit(officer, supervisor, fund, **kwargs):  # type: ignore[no-untyped-def]
     round_ = approved_round(officer, supervisor, fund, **kwargs)
-    return rounds.round_commit(actor=officer, round_id=round_.pk)
+    return services.round_commit(actor=officer, round_id=round_.pk)
 
 
 def test_a_committed_round_funds_its_requests_with_history_events_and_one_email_each(
@@ -95,7 +96,7 @@ def test_funding_runs_a_fixed_number_of_queries_and_a_second_call_moves_nothing(
     django_capture_on_commit_callbacks,
 ):
     # Commit with nobody listening, then call the listener as the hook would.
-    monkeypatch.setattr(hooks, "_claims_granted", [])
+    monkeypatch.setitem(events._handlers, events.CLAIMS_GRANTED, [])
     _commit(finance_officer, supervisor, round_fund, budget=900_000)
     claim_ids = [r.claim_id for r in awaiting]
     assert Claim.objects.filter(pk__in=claim_ids, granted_minor__gt=0).count() == 3
@@ -114,7 +115,7 @@ def test_funding_runs_a_fixed_number_of_queries_and_a_second_call_moves_nothing(
 def test_a_request_withdrawn_from_funding_is_left_as_it_is(
     finance_officer, supervisor, round_fund, awaiting, monkeypatch
 ):
-    monkeypatch.setattr(hooks, "_claims_granted", [])
+    monkeypatch.setitem(events._handlers, events.CLAIMS_GRANTED, [])
     _commit(finance_officer, supervisor, round_fund, budget=900_000)
     # A request that no longer waits for money (fulfilled by other means, say) is not moved.
     ServiceRequest.objects.filter(pk=awaiting[0].pk).update(status=Status.FULFILLED)
@@ -126,4 +127,4 @@ def test_a_request_withdrawn_from_funding_is_left_as_it_is(
 
 
 def test_the_listener_is_registered_when_the_app_starts():
-    assert funding.requests_on_claims_granted in hooks._claims_granted
+    assert funding.requests_on_claims_granted in events._handlers[events.CLAIMS_GRANTED]

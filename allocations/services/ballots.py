@@ -8,31 +8,24 @@ ballots, anonymous). Each cast and each change is a history row naming who acted
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import record_history
 
-from .models import RUN_ROUND_PERMISSION, AllocationBallot, AllocationRound, RoundState
-from .rounds import (
-    ERR_NO_BALLOTS_RULE,
-    ERR_STATE,
-    ERR_VOTER,
-    RoundError,
-    _lock,
-    _require,
-)
-from .selectors import ballot_claims
+from ..models import RUN_ROUND_PERMISSION, AllocationBallot, AllocationRound, RoundState
+from ..selectors import ballot_claims, voter_ref_for
+from .common import require, round_locked, state_refused
+from .errors import RoundError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+ERR_NO_BALLOTS_RULE = "Ballots are cast only in participatory rounds (equal shares, approvals)."
+ERR_VOTER = "A ballot needs a voter reference."
 # What a voter may read is translated (lazily: in the language of whoever is served).
 ERR_BALLOT_EMPTY = _("Choose at least one project.")
 ERR_BALLOT_CLOSED = _(
@@ -50,17 +43,12 @@ def ballot_cast(
 ) -> AllocationBallot:
     """Record (or replace) a voter's approval ballot in an open participatory round. The
     caller authenticates the voter; `voter_ref` is a pseudonym (never an email or a name)."""
-    _require(actor, RUN_ROUND_PERMISSION, "record ballots in")
-    round_ = _lock(round_id)
+    require(actor, RUN_ROUND_PERMISSION, "record ballots in")
+    round_ = round_locked(round_id)
     if not round_.uses_ballots:
         raise RoundError(ERR_NO_BALLOTS_RULE, code="rule")
     if round_.state != RoundState.OPEN:
-        raise RoundError(
-            ERR_STATE.format(
-                name=round_.name, state=round_.get_state_display().lower(), action="voted in"
-            ),
-            code="state",
-        )
+        raise state_refused(round_, "voted in")
     if not voter_ref.strip():
         raise RoundError(ERR_VOTER, code="voter")
     return _ballot_write(round_, voter_ref.strip(), claim_ids, actor=actor)
@@ -70,12 +58,7 @@ def _ballot_open(round_: AllocationRound) -> None:
     if not round_.uses_ballots:
         raise RoundError(ERR_NO_BALLOTS_RULE, code="rule")
     if round_.state in (RoundState.DRAFT, RoundState.CANCELLED):
-        raise RoundError(
-            ERR_STATE.format(
-                name=round_.name, state=round_.get_state_display().lower(), action="voted in"
-            ),
-            code="state",
-        )
+        raise state_refused(round_, "voted in")
     if round_.state != RoundState.OPEN:
         raise RoundError(ERR_BALLOT_CLOSED.format(name=round_.name), code="closed")
 
@@ -103,13 +86,6 @@ def _ballot_write(
     return ballot
 
 
-def voter_ref_for(user: User) -> str:
-    """The voter's pseudonym in every round: a keyed hash of the account (never its email or
-    name), so the published ballots cannot be traced to a person without the portal's key."""
-    key = settings.SECRET_KEY.encode("utf-8")
-    return hmac.new(key, f"allocations-voter:{user.pk}".encode(), hashlib.sha256).hexdigest()
-
-
 @transaction.atomic
 def ballot_cast_own(*, actor: User, round_id: int, claim_ids: Iterable[int]) -> AllocationBallot:
     """A signed-in civilian or staff member casts (or changes) their own approval ballot in an
@@ -117,7 +93,7 @@ def ballot_cast_own(*, actor: User, round_id: int, claim_ids: Iterable[int]) -> 
     freezes, each version kept in the ballot's history."""
     if not actor.is_active or not actor.is_authenticated:
         raise RoundError(ERR_VOTER_INACTIVE, code="forbidden")
-    round_ = _lock(round_id)
+    round_ = round_locked(round_id)
     _ballot_open(round_)
     approved = list(claim_ids)
     if not approved:
