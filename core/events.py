@@ -2,7 +2,7 @@
 app tells a higher one that something happened without importing it.
 
     # in the app that owns the change, inside its service's transaction:
-    events.announce(events.ROUND_COMMITTED, round=allocation_round, actor=actor)
+    events.announce(events.ROUND_COMMITTED, round=allocation_round)
 
     # in the listening app's AppConfig.ready():
     events.subscribe(events.ROUND_COMMITTED, receivers.round_committed)
