@@ -30,8 +30,8 @@ from simple_history.utils import bulk_update_with_history
 from core.audit import record_history
 from core.money import format_money
 from governance import services as governance
-from integrations.events import emit
 from integrations.models import EventType
+from integrations.services.webhooks import emit
 from ledger import services as ledger
 
 from . import hooks, rules
