@@ -71,8 +71,11 @@ for _model in (
 def _adopt(obj: Any, record: Any) -> None:
     """Make the admin's unsaved form instance the row a service wrote (the admin goes on to
     log, message and redirect with it)."""
-    obj.__dict__.update({k: v for k, v in record.__dict__.items() if k != "_state"})
+    for name, value in vars(record).items():
+        if name != "_state":
+            setattr(obj, name, value)
     obj._state.adding = False
+    obj._state.fields_cache = dict(record._state.fields_cache)
 
 
 def _scope_choices() -> list[tuple[str, str]]:

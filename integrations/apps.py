@@ -13,12 +13,13 @@ class IntegrationsConfig(AppConfig):
 
         from . import oauth, outbox, receivers, tasks  # noqa: F401  (oauth registers the schema extension)
         from .models import ApiClient, Subscription
+        from .services.subscriptions import subscriptions_changed
         from .services.webhooks import deferred
 
         for model in (Subscription, ApiClient):
             for name, signal in (("save", post_save), ("delete", post_delete)):
                 signal.connect(
-                    outbox.subscriptions_changed,
+                    subscriptions_changed,
                     sender=model,
                     dispatch_uid=f"integrations-subscribed-types-{model.__name__}-{name}",
                 )

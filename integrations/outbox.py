@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db import transaction
 
 from . import conf
 from .models import EventType, Subscription
@@ -82,8 +81,9 @@ def may_receive(
 
 # The event types some active subscription takes, kept in the cache so that a change nobody
 # subscribed to (the common case, e.g. every public submission) costs no query. Saving or
-# deleting a subscription or a client drops the entry, at once and again on commit; the timeout
-# bounds what a change made around the signals (a raw `UPDATE`) could leave stale.
+# deleting a subscription or a client drops the entry, at once and again on commit
+# (`integrations.services.subscriptions.forget_subscribed_types`); the timeout bounds what a
+# change made around the signals (a raw `UPDATE`) could leave stale.
 SUBSCRIBED_TYPES_CACHE_KEY = "integrations:subscribed-event-types:v1"
 SUBSCRIBED_TYPES_TIMEOUT = 300
 
@@ -102,17 +102,6 @@ def subscribed_types() -> frozenset[str]:
     )
     cache.set(SUBSCRIBED_TYPES_CACHE_KEY, sorted(types), SUBSCRIBED_TYPES_TIMEOUT)
     return types
-
-
-def forget_subscribed_types() -> None:
-    """Drop the cached set now and once the current transaction commits."""
-    cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(SUBSCRIBED_TYPES_CACHE_KEY))
-
-
-def subscriptions_changed(sender: Any, **kwargs: Any) -> None:
-    """`post_save`/`post_delete` of a subscription or a client: see `forget_subscribed_types`."""
-    forget_subscribed_types()
 
 
 def wanted(event_type: str) -> bool:

@@ -178,7 +178,7 @@ class Requests(Kind):
                 check.validation_error(error, columns={"__all__": "amount_minor"})
         if check.problems or service_type is None or submitted_at is None:
             return None
-        values.update(service_type=service_type, submitted_at=submitted_at, email=email)
+        values |= {"service_type": service_type, "submitted_at": submitted_at, "email": email}
         existing = self.existing.get(number)
         if existing is None:
             return Plan(line=check.row.line, key=number, outcome=CREATED, values=values)

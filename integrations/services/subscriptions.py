@@ -1,9 +1,14 @@
-"""Webhook subscriptions: a client's choice of event types and the URL they are sent to."""
+"""Webhook subscriptions: a client's choice of event types and the URL they are sent to.
+
+Any change to a subscription or a client drops the outbox's cached set of subscribed event
+types (`forget_subscribed_types`, connected to their `post_save`/`post_delete` signals).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -11,7 +16,7 @@ from django.db import IntegrityError, transaction
 from core.audit import record_history
 from integrations import conf
 from integrations.models import ApiClient, Subscription
-from integrations.outbox import EVENT_SPECS
+from integrations.outbox import EVENT_SPECS, SUBSCRIBED_TYPES_CACHE_KEY
 
 from .clients import ERR_CLIENT_INACTIVE, IntegrationError
 
@@ -163,3 +168,14 @@ def subscription_update(
 def subscription_deactivate(*, actor: User, subscription_id: int) -> Subscription:
     """Stop a subscription (kept, with its deliveries, for the record)."""
     return subscription_update(actor=actor, subscription_id=subscription_id, active=False)
+
+
+def forget_subscribed_types() -> None:
+    """Drop the cached set now and once the current transaction commits."""
+    cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(SUBSCRIBED_TYPES_CACHE_KEY))
+
+
+def subscriptions_changed(sender: Any, **kwargs: Any) -> None:
+    """`post_save`/`post_delete` of a subscription or a client: see `forget_subscribed_types`."""
+    forget_subscribed_types()

@@ -99,7 +99,7 @@ def test_an_event_nobody_subscribed_to_costs_no_query_and_a_new_subscription_is_
 ):
     from django.db import transaction
 
-    from integrations.outbox import forget_subscribed_types
+    from integrations.services.subscriptions import forget_subscribed_types
     from integrations.services.webhooks import emit
 
     forget_subscribed_types()
