@@ -72,6 +72,8 @@ def data_import(
         record.outcome = DataImportOutcome.CHECKED
     else:
         record.outcome = DataImportOutcome.IMPORTED
+    # Written after the rows' transaction ended, so a refused run or a dry run, whose rows
+    # rolled back, is recorded all the same.
     record.save()
     return record
 
