@@ -7,9 +7,9 @@ signature).
 
 The run: a real worker (`celery -A hms_portal worker -c <n>`, prefork) is started on the bench
 Redis database and waited for; then one transaction emits 10,000 `request.submitted` events
-for one subscription (`integrations.events.emit_many`: the events and deliveries written in the
-transaction, the tasks enqueued on commit), and the clock runs from the start of that
-transaction until every delivery is recorded as delivered in the database. Baseline in the
+for one subscription (`integrations.services.webhooks.emit_many`: the events and deliveries
+written in the transaction, the tasks enqueued on commit), and the clock runs from the start of
+that transaction until every delivery is recorded as delivered in the database. Baseline in the
 same run: the same 10,000 signed POSTs sent to the same receiver from one process, one
 connection each as the worker opens them, without Celery or the database.
 
@@ -123,7 +123,7 @@ def _emit(count: int) -> dict[str, Any]:
     from django.db import transaction
     from django.utils import timezone
 
-    from integrations.events import emit_many
+    from integrations.services.webhooks import emit_many
 
     started = time.time()
     now = timezone.now().isoformat()

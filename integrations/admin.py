@@ -13,14 +13,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -44,11 +42,9 @@ from core.admin import (
     ReadOnlyAdminMixin,
     ReadOnlyModelAdmin,
 )
-from core.audit import record_history
 
 from . import dataio, services
 from .dataio.tables import max_bytes
-from .events import EVENT_SPECS
 from .models import (
     ApiClient,
     DataImport,
@@ -59,6 +55,7 @@ from .models import (
     Event,
     Subscription,
 )
+from .outbox import EVENT_SPECS
 
 for _model in (
     get_application_model(),
@@ -69,6 +66,16 @@ for _model in (
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
+
+
+def _adopt(obj: Any, record: Any) -> None:
+    """Make the admin's unsaved form instance the row a service wrote (the admin goes on to
+    log, message and redirect with it)."""
+    for name, value in vars(record).items():
+        if name != "_state":
+            setattr(obj, name, value)
+    obj._state.adding = False
+    obj._state.fields_cache = dict(record._state.fields_cache)
 
 
 def _scope_choices() -> list[tuple[str, str]]:
@@ -158,22 +165,22 @@ class ApiClientAdmin(HistoryModelAdmin):
         return user.get_username() if user is not None else "—"
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
-        record_history(obj, actor=request.user, reason="changed" if change else "registered")
         if change:
-            obj.save()
-            return
-        application_model = get_application_model()
-        secret = generate_client_secret()
-        with transaction.atomic():
-            obj.application = application_model.objects.create(
-                name=form.cleaned_data["name"],
-                user=form.cleaned_data["acting_username"],
-                client_type=application_model.CLIENT_CONFIDENTIAL,
-                authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
-                client_secret=secret,
-                hash_client_secret=True,
+            services.client_change(
+                actor=request.user,  # type: ignore[arg-type]
+                client_id=obj.pk,
+                scopes=obj.scopes,
+                rate=obj.rate,
             )
-            obj.save()
+            return
+        client, secret = services.client_register(
+            actor=request.user,  # type: ignore[arg-type]
+            name=form.cleaned_data["name"],
+            user=form.cleaned_data["acting_username"],
+            scopes=obj.scopes,
+            rate=obj.rate,
+        )
+        _adopt(obj, client)
         messages.warning(
             request,
             format_html(
@@ -240,7 +247,9 @@ class SubscriptionForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         client = cleaned.get("client") or getattr(self.instance, "client", None)
-        if client is not None and cleaned.get("event_types") and cleaned.get("target_url"):
+        if client is not None and not client.active and self.instance.pk is None:
+            self.add_error("client", services.ERR_CLIENT_INACTIVE)
+        elif client is not None and cleaned.get("event_types") and cleaned.get("target_url"):
             try:
                 services.subscription_validate(
                     client=client,
@@ -276,17 +285,33 @@ class SubscriptionAdmin(HistoryModelAdmin):
         return f"…{obj.secret[-4:]}" if obj.secret else "—"
 
     def save_model(self, request: HttpRequest, obj: Subscription, form: Any, change: bool) -> None:
-        record_history(obj, actor=request.user, reason="changed" if change else "subscribed")
-        obj.save()
-        if not change:
-            messages.warning(
-                request,
-                format_html(
-                    "Signing secret: <code>{}</code>. Give it to the receiver now; it is not "
-                    "shown again here.",
-                    obj.secret,
+        fields = {
+            "client": obj.client,
+            "event_types": obj.event_types,
+            "target_url": obj.target_url,
+            "description": obj.description,
+            "active": obj.active,
+        }
+        if change:
+            _adopt(
+                obj,
+                services.subscription_update(
+                    actor=request.user,  # type: ignore[arg-type]
+                    subscription_id=obj.pk,
+                    **fields,
                 ),
             )
+            return
+        subscription, _new = services.subscription_create(actor=request.user, **fields)  # type: ignore[arg-type]
+        _adopt(obj, subscription)
+        messages.warning(
+            request,
+            format_html(
+                "Signing secret: <code>{}</code>. Give it to the receiver now; it is not "
+                "shown again here.",
+                obj.secret,
+            ),
+        )
 
 
 class DeliveryAttemptInline(ReadOnlyAdminMixin, TabularInline):
@@ -498,16 +523,14 @@ class DataImportAdmin(ReadOnlyModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: DataImport, form: Any, change: bool) -> None:
         upload = form.cleaned_data["file"]
-        record = dataio.data_import(
+        record = services.data_import(
             actor=request.user,  # type: ignore[arg-type]
             kind=form.cleaned_data["kind"],
             file_name=upload.name,
             data=upload.read(),
             dry_run=form.cleaned_data["dry_run"],
         )
-        obj.pk = record.pk
-        obj.__dict__.update({k: v for k, v in record.__dict__.items() if k != "_state"})
-        obj._state.adding = False
+        _adopt(obj, record)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         return

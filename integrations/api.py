@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from core.api import RejectNulMixin, idempotency_key, oauth_token
 
 from . import services
-from .events import EVENT_SPECS
 from .models import ApiClient, Delivery, DeliveryStatus, Subscription
+from .outbox import EVENT_SPECS
 
 SCOPES = ["webhooks:manage"]
 

@@ -36,7 +36,7 @@ from service_requests import selectors, services
 from service_requests.models import CLOSED_STATUSES, ServiceRequest, ServiceType
 
 from .models import ApiClient
-from .services import open311_key_digest
+from .services.clients import open311_key_digest
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-01-01T00:00:00+00:00"

@@ -1,15 +1,13 @@
-"""Signal receivers connected in `IntegrationsConfig.ready()`.
+"""Receivers registered in `IntegrationsConfig.ready()`.
 
 - Every history row written during an API call names the OAuth client in its change reason,
   so each change a client makes is attributable to it (the history user is the user the
-  client acts for).
-- A request's submission and each change of its status, an approval case's decision and a
-  clearing cycle's settlement emit webhook events, in the transaction of the change, without
-  those apps knowing of webhooks (ledger and governance may not import integrations).
-- `transfers_written` is the handler for posted transfers. The ledger writes transfers with
-  raw SQL (no model signals), so it has a hook of its own: the listener registry
-  `ledger.hooks`, called by every write path inside its transaction with the transfers it
-  wrote. This module registers the handler there when `IntegrationsConfig.ready()` imports it.
+  client acts for): a `pre_create_historical_record` signal receiver.
+- The facts the other apps announce (`core.events`) become webhook events: a request's
+  submission and each change of its status, an approval case's decision, a committed
+  allocation round, posted ledger transfers and a clearing cycle's settlement. Each handler
+  runs in the transaction of the change, so its event commits or rolls back with it, and none
+  of those apps knows of webhooks.
 """
 
 from __future__ import annotations
@@ -18,17 +16,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db.models import Count, Sum
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from core import events as core_events
-
-from .events import deferred_memo, emit, emit_many, wanted
 from .models import EventType
+from .outbox import wanted
+from .services.webhooks import deferred_memo, emit, emit_many
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from governance.models import ApprovalCase
+    from ledger.models import ClearingCycle
     from service_requests.models import ServiceRequest
 
 MAX_REASON = 100
@@ -82,53 +82,39 @@ def _may_see(request: ServiceRequest) -> Any:
     return visible
 
 
-def request_submitted(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
-    """`post_create_historical_record` of a request: its creation is a submission."""
-    if history_instance.history_type != "+" or not wanted(EventType.REQUEST_SUBMITTED):
+def request_submitted(*, request: ServiceRequest, **_: Any) -> None:
+    """`REQUEST_SUBMITTED`: a new request, in the transaction that created it."""
+    if not wanted(EventType.REQUEST_SUBMITTED):
         return
-    emit(EventType.REQUEST_SUBMITTED, _request_data(instance), audience=_may_see(instance))
+    emit(EventType.REQUEST_SUBMITTED, _request_data(request), audience=_may_see(request))
 
 
 def request_status_changed(
-    sender: Any, instance: Any, name: str, source: Any, target: Any, **kwargs: Any
+    *, request: ServiceRequest, source: Any, target: Any, transition: str, **_: Any
 ) -> None:
-    """django-fsm's `post_transition` of a request (inside the service's transaction, just
-    before it saves the request)."""
+    """`REQUEST_STATUS_CHANGED`: a transition of a request (inside the service's transaction,
+    just before it saves the request)."""
     if source == target or not wanted(EventType.REQUEST_STATUS_CHANGED):
         return
     emit(
         EventType.REQUEST_STATUS_CHANGED,
         _request_data(
-            instance,
+            request,
             previous_status=str(source),
-            transition=name,
+            transition=transition,
             changed_at=timezone.now(),
         ),
-        audience=_may_see(instance),
+        audience=_may_see(request),
     )
 
 
-def _status_became(history_instance: Any, targets: set[str]) -> str | None:
-    """The new status when this history row moved the object into one of `targets`."""
-    new = str(getattr(history_instance, "status", ""))
-    if new not in targets:
-        return None
-    if history_instance.history_type == "+":
-        return new
-    before = history_instance.prev_record
-    if before is not None and str(before.status) == new:
-        return None
-    return new
-
-
-def case_decided(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
-    """`post_create_historical_record` of an approval case: approved or rejected."""
+def case_decided(*, case: ApprovalCase, outcome: str, **_: Any) -> None:
+    """`CASE_DECIDED`: an approval case was approved or rejected. Told to the clients acting
+    for people who may see the case's program: its deciders and reviewers, and staff who see
+    every request."""
     if not wanted(EventType.CASE_DECIDED):
         return
-    outcome = _status_became(history_instance, {"approved", "rejected"})
-    if outcome is None:
-        return
-    program_id = instance.program_id
+    program_id = case.program_id
 
     def visible(user: User) -> bool:
         from governance.selectors import programs_decided_by, programs_reviewed_by
@@ -145,10 +131,10 @@ def case_decided(sender: Any, instance: Any, history_instance: Any, **kwargs: An
     emit(
         EventType.CASE_DECIDED,
         {
-            "case": instance.pk,
-            "program": instance.program.code,
-            "subject_kind": instance.subject_kind,
-            "subject_label": instance.subject_label,
+            "case": case.pk,
+            "program": case.program.code,
+            "subject_kind": case.subject_kind,
+            "subject_label": case.subject_label,
             "status": outcome,
             "decided_at": timezone.now(),
         },
@@ -156,33 +142,61 @@ def case_decided(sender: Any, instance: Any, history_instance: Any, **kwargs: An
     )
 
 
-def cycle_settled(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
-    """`post_create_historical_record` of a clearing cycle: it became settled."""
-    if not wanted(EventType.CYCLE_SETTLED):
+def round_committed(
+    *, granted_minor: int | None = None, grants: int | None = None, **data: Any
+) -> None:
+    """`ROUND_COMMITTED` (`round`: the committed AllocationRound): what it granted, in total
+    and in how many paying grants. Without the announcer's figures they are read from the
+    round: a paying grant is a positive one whose claim the commit kept (granted) in it."""
+    if not wanted(EventType.ROUND_COMMITTED):
         return
-    if _status_became(history_instance, {"settled"}) is None:
-        return
+    round_ = data["round"]
+    if granted_minor is None or grants is None:
+        paying = round_.grants.filter(
+            granted_minor__gt=0, claim__round_id=round_.pk, claim__obligation__isnull=False
+        ).aggregate(total=Sum("granted_minor"), count=Count("pk"))
+        granted_minor = paying["total"] or 0
+        grants = paying["count"]
     emit(
-        EventType.CYCLE_SETTLED,
+        EventType.ROUND_COMMITTED,
         {
-            "cycle": instance.pk,
-            "currency": instance.currency,
-            "window_start": instance.window_start,
-            "window_end": instance.window_end,
-            "settled_at": instance.settled_at,
-            "transfer_count": instance.transfer_count,
-            "participant_count": instance.participant_count,
-            "settlement_credit_minor": instance.settlement_credit_minor,
-            "settlement_debit_minor": instance.settlement_debit_minor,
+            "round": round_.pk,
+            "fund": round_.fund.code,
+            "rule": round_.rule,
+            "budget_minor": round_.budget_minor,
+            "granted_minor": granted_minor,
+            "currency": round_.currency,
+            "grants": grants,
+            "input_sha256": round_.input_sha256,
         },
     )
 
 
-def transfers_written(transfers: Sequence[Any]) -> None:
-    """For the ledger's hook (see the module's doc): `transfer.posted` for each transfer that
-    moved money now (the hook passes only those: single-phase transfers and posted pending
-    ones), in the transaction that wrote them. Account codes come from one query, whatever the
-    batch's size."""
+def cycle_settled(*, cycle: ClearingCycle, **_: Any) -> None:
+    """`CYCLE_SETTLED`: a clearing cycle was settled."""
+    if not wanted(EventType.CYCLE_SETTLED):
+        return
+    emit(
+        EventType.CYCLE_SETTLED,
+        {
+            "cycle": cycle.pk,
+            "currency": cycle.currency,
+            "window_start": cycle.window_start,
+            "window_end": cycle.window_end,
+            "settled_at": cycle.settled_at,
+            "transfer_count": cycle.transfer_count,
+            "participant_count": cycle.participant_count,
+            "settlement_credit_minor": cycle.settlement_credit_minor,
+            "settlement_debit_minor": cycle.settlement_debit_minor,
+        },
+    )
+
+
+def transfers_written(*, transfers: Sequence[Any], **_: Any) -> None:
+    """`TRANSFERS_POSTED`: `transfer.posted` for each transfer that moved money now (the
+    ledger announces only those: single-phase transfers and posted pending ones), in the
+    transaction that wrote them. Account codes come from one query, whatever the batch's
+    size."""
     posted = list(transfers)
     if not posted or not wanted(EventType.TRANSFER_POSTED):
         return
@@ -208,6 +222,3 @@ def transfers_written(transfers: Sequence[Any]) -> None:
             for t in posted
         ],
     )
-
-
-core_events.subscribe(core_events.TRANSFERS_POSTED, transfers_written)

@@ -27,7 +27,7 @@ from allocations import selectors as allocations
 from core import events
 from core.db import id_in
 from core.money import format_money
-from integrations.events import deferred
+from integrations.services.webhooks import deferred
 
 from . import messages as standard
 from .models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status

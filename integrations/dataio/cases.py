@@ -16,22 +16,20 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core import roles
 from service_requests import services as requests
+from service_requests import services_import as imports
 from service_requests.models import (
     MAX_DESCRIPTION,
     EventKind,
-    NotifyState,
     RequestEvent,
     ServiceRequest,
     ServiceType,
@@ -121,6 +119,7 @@ class Requests(Kind):
         self.users = _user_by_email(emails)
         self.civilians = Group.objects.filter(name=roles.CIVILIAN).first()
         self.created: list[ServiceRequest] = []
+        self.source = ""
 
     def check(self, check: RowCheck) -> Plan | None:
         number = check.text("tracking_number", required=True)
@@ -179,7 +178,7 @@ class Requests(Kind):
                 check.validation_error(error, columns={"__all__": "amount_minor"})
         if check.problems or service_type is None or submitted_at is None:
             return None
-        values.update(service_type=service_type, submitted_at=submitted_at, email=email)
+        values |= {"service_type": service_type, "submitted_at": submitted_at, "email": email}
         existing = self.existing.get(number)
         if existing is None:
             return Plan(line=check.row.line, key=number, outcome=CREATED, values=values)
@@ -204,19 +203,11 @@ class Requests(Kind):
             return None
         return Plan(line=check.row.line, key=number, outcome=UNCHANGED, values=values)
 
-    def _requester(self, email: str) -> Any:
-        """The user with `email`, or a new civilian account for it (no password: they claim it
-        through the password reset, which verifies the address)."""
+    def _requester(self, email: str, *, actor: User) -> Any:
+        """The user with `email`, or a new civilian account for it."""
         user = self.users.get(email)
         if user is None:
-            user_model = get_user_model()
-            user = user_model(username=email[:150], email=email, is_active=True)
-            user.set_unusable_password()
-            user.full_clean()
-            user.save()
-            if self.civilians is not None:
-                user.groups.add(self.civilians)
-            EmailAddress.objects.create(user=user, email=email, verified=False, primary=True)
+            user = imports.requester_import(actor=actor, email=email, group=self.civilians)
             self.users[email] = user
         return user
 
@@ -226,60 +217,23 @@ class Requests(Kind):
         values = dict(plan.values)
         service_type: ServiceType = values.pop("service_type")
         submitted_at = values.pop("submitted_at")
-        request = ServiceRequest(
-            tracking_number=plan.key,
-            service_type=service_type,
-            requester=self._requester(values.pop("email")),
-            currency=service_type.currency,
-            **values,
+        requester = self._requester(values.pop("email"), actor=actor)
+        # One history row each, written in `finish` once the submission time is the file's;
+        # no "submitted" webhook or email for old requests.
+        self.created.append(
+            imports.request_import(
+                actor=actor,
+                tracking_number=plan.key,
+                service_type=service_type,
+                requester=requester,
+                submitted_at=submitted_at,
+                values=values,
+            )
         )
-        request.full_clean(
-            exclude=["status", "submission_token", "service_type", "requester"],
-            validate_unique=False,
-            validate_constraints=False,
-        )
-        # One history row, written in `finish` once the submission time is the file's (the
-        # column fills itself in on insert); no "submitted" webhook or email for old requests.
-        request.skip_history_when_saving = True  # type: ignore[attr-defined]
-        request.save(force_insert=True)
-        del request.skip_history_when_saving  # type: ignore[attr-defined]
-        request.submitted_at = submitted_at  # stored in `finish`, with one statement per batch
-        request._import_source = source  # type: ignore[attr-defined]
-        self.created.append(request)
+        self.source = source
 
     def finish(self, plans: Sequence[Plan], *, actor: User) -> None:
-        if not self.created:
-            return
-        # `bulk_update` writes the given value: the column's fill-in applies on insert only.
-        ServiceRequest.objects.bulk_update(self.created, ["submitted_at"], batch_size=1000)
-        ServiceRequest.history.bulk_history_create(  # type: ignore[attr-defined]
-            self.created,
-            default_user=actor,
-            default_change_reason=f"imported from {self.created[0]._import_source}",  # type: ignore[attr-defined]
-        )
-        self._keep_tracking_numbers_free()
-
-    def _keep_tracking_numbers_free(self) -> None:
-        """New requests are numbered from the id sequence in the current year: move it past
-        every number imported for this year, so no new request is given one of them."""
-        year = timezone.localdate().year
-        highest = max(
-            (
-                int(m.group(2))
-                for r in self.created
-                if (m := TRACKING_RE.match(r.tracking_number)) and int(m.group(1)) == year
-            ),
-            default=0,
-        )
-        if not highest or connection.vendor != "postgresql":
-            return
-        table = ServiceRequest._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT CASE WHEN %s > COALESCE(pg_sequence_last_value(seq), 0) "
-                "THEN setval(seq, %s) END FROM pg_get_serial_sequence(%s, 'id') AS seq",
-                [highest, highest, table],
-            )
+        imports.requests_import_finish(actor=actor, requests=self.created, source=self.source)
 
     def export(self) -> list[list[str]]:
         found = ServiceRequest.objects.select_related("service_type", "requester").order_by(
@@ -364,14 +318,21 @@ class RequestEvents(Kind):
     def write(self, plan: Plan, *, actor: User, source: str) -> None:
         if plan.outcome == UNCHANGED:
             return
-        values = dict(plan.values)
-        created_at = values.pop("created_at")
-        event = RequestEvent.objects.create(notify=NotifyState.NONE, **values)
-        event.created_at = created_at  # stored in `finish`: the column fills itself in on insert
-        self.created.append(event)
+        values = plan.values
+        self.created.append(
+            imports.request_event_import(
+                actor=actor,
+                request=values["request"],
+                kind=values["kind"],
+                message=values["message"],
+                public=values["public"],
+                by=values["actor"],
+                created_at=values["created_at"],
+            )
+        )
 
     def finish(self, plans: Sequence[Plan], *, actor: User) -> None:
-        RequestEvent.objects.bulk_update(self.created, ["created_at"], batch_size=1000)
+        imports.request_events_import_finish(actor=actor, events=self.created)
 
     def export(self) -> list[list[str]]:
         found = RequestEvent.objects.select_related("request", "actor").order_by(

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.exceptions import ValidationError
 
 from allocations.models import Fund
-from core.audit import record_history
 from governance.models import Program
+from service_requests import services_import as imports
 from service_requests.models import ServiceType
 
 from .base import CREATED, UNCHANGED, UPDATED, Kind, Plan, RowCheck, flag
@@ -115,15 +115,7 @@ class ServiceTypes(Kind):
     def write(self, plan: Plan, *, actor: User, source: str) -> None:
         if plan.outcome == UNCHANGED:
             return
-        # Lock the row: a concurrent import or admin edit of the same code waits for this one.
-        service = ServiceType.objects.select_for_update().filter(code=plan.key).first()
-        if service is None:
-            service = ServiceType(code=plan.key)
-        for name, value in plan.values.items():
-            setattr(service, name, value)
-        service.full_clean(validate_unique=False)
-        record_history(service, actor=actor, reason=f"imported from {source}")
-        service.save()
+        imports.service_type_import(actor=actor, code=plan.key, values=plan.values, source=source)
 
     def export(self) -> list[list[str]]:
         return [

@@ -7,8 +7,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from integrations import dataio
 from integrations.dataio.cases import Requests
+from integrations.services.imports import data_import
 
 GOOD_ROUTING = "021000021"  # a real ABA routing number: its check digit is right
 BAD_ROUTING = "021000022"
@@ -24,7 +24,7 @@ def csv_bytes(header: Sequence[str], *rows: Sequence[Any]) -> bytes:
 
 
 def run(actor: Any, kind: str, data: bytes, *, dry_run: bool = False, name: str = "") -> Any:
-    return dataio.data_import(
+    return data_import(
         actor=actor, kind=kind, file_name=name or f"{kind}.csv", data=data, dry_run=dry_run
     )
 

@@ -10,8 +10,9 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
-from integrations import events, signing, tasks
+from integrations import signing, tasks
 from integrations.models import Delivery, DeliveryStatus, Subscription
+from integrations.services import webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def _pending(client: Any, receiver: Any, count: int) -> list[Delivery]:
         mock.patch.object(tasks.deliver_webhook, "apply_async"),
         transaction.atomic(),
     ):
-        events.emit_many("request.submitted", [{"n": n} for n in range(count)])
+        webhooks.emit_many("request.submitted", [{"n": n} for n in range(count)])
     return list(Delivery.objects.order_by("pk"))
 
 

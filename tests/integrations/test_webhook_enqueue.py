@@ -12,8 +12,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import events, signing, tasks
+from integrations import signing, tasks
 from integrations.models import Delivery, DeliveryStatus, Subscription
+from integrations.services import webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def test_emitting_120_events_to_one_subscription_publishes_one_task_per_50(
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),
     ):
-        events.emit_many("request.submitted", [{"n": n} for n in range(120)])
+        webhooks.emit_many("request.submitted", [{"n": n} for n in range(120)])
     assert published.call_count == math.ceil(120 / 50) == 3
     ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
     assert [c.args[0] for c in published.call_args_list] == [
@@ -68,7 +69,7 @@ def test_batches_follow_the_setting_and_never_mix_subscriptions(
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),
     ):
-        events.emit_many("request.submitted", [{"n": n} for n in range(6)])
+        webhooks.emit_many("request.submitted", [{"n": n} for n in range(6)])
     assert published.call_count == 2 * math.ceil(6 / 4)
     subscription_of = dict(Delivery.objects.values_list("pk", "subscription_id"))
     for call in published.call_args_list:
@@ -87,7 +88,7 @@ def test_with_the_broker_down_the_outbox_keeps_every_batch_and_beat_sends_them_o
         tasks.deliver_webhook, "apply_async", side_effect=ConnectionError("broker down")
     )
     with down as refused, django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        events.emit_many("request.submitted", [{"n": n} for n in range(120)])
+        webhooks.emit_many("request.submitted", [{"n": n} for n in range(120)])
     assert refused.call_count == 1  # the first refusal stops the hand-over
     assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 120
     assert receiver.received == []
@@ -103,7 +104,7 @@ def test_with_the_broker_down_the_outbox_keeps_every_batch_and_beat_sends_them_o
 def test_a_batch_skips_its_deliveries_another_worker_holds(make_client, reviewer, receiver):
     _subscribe(make_client(reviewer), receiver)
     with mock.patch.object(tasks.deliver_webhook, "apply_async"), transaction.atomic():
-        events.emit_many("request.submitted", [{"n": n} for n in range(3)])
+        webhooks.emit_many("request.submitted", [{"n": n} for n in range(3)])
     first, held, last = Delivery.objects.order_by("pk")
     Delivery.objects.filter(pk=held.pk).update(
         lease_until=timezone.now() + timedelta(seconds=30), attempts=1
@@ -117,7 +118,7 @@ def test_a_batch_skips_its_deliveries_another_worker_holds(make_client, reviewer
 def test_a_batch_whose_first_delivery_is_done_still_sends_the_rest(make_client, reviewer, receiver):
     _subscribe(make_client(reviewer), receiver)
     with mock.patch.object(tasks.deliver_webhook, "apply_async"), transaction.atomic():
-        events.emit_many("request.submitted", [{"n": n} for n in range(3)])
+        webhooks.emit_many("request.submitted", [{"n": n} for n in range(3)])
     first, second, third = Delivery.objects.order_by("pk")
     Delivery.objects.filter(pk=first.pk).update(status=DeliveryStatus.DELIVERED)
     assert tasks.deliver_webhook(first.pk, [second.pk, third.pk]) == "skipped"

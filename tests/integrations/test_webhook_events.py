@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from governance import services as governance
-from integrations import events
+from integrations import outbox
 from integrations.models import Delivery, Event, Subscription
 from tests.builders import pending_approval
 from tests.ledger.test_clearing import media, settled, world  # noqa: F401
@@ -75,7 +75,7 @@ def test_a_settled_cycle_is_told_to_finance_clients(
 def test_posted_transfers_become_events_in_one_batch(
     make_client, finance_officer, actor, receiver, django_capture_on_commit_callbacks
 ):
-    """The integrations side of the ledger's hook: given the transfers a service wrote."""
+    """The integrations side of the ledger's fact: given the posted transfers a service wrote."""
     from django.db import transaction
 
     from ledger import services as ledger
@@ -87,7 +87,7 @@ def test_posted_transfers_become_events_in_one_batch(
     # Subscribed after the writes, so only the call below can produce the event.
     _subscribe(make_client(finance_officer), "transfer.posted", receiver.url)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        ledger.announce_posted([posted, held])  # the hook passes on the posted one only
+        ledger.announce_posted([posted, held])  # only the posted one is announced
     (body,) = receiver.bodies()
     assert body["data"]["sequence"] == posted.sequence
     assert (body["data"]["debit_account"], body["data"]["credit_account"]) == ("SRC", "FND")
@@ -99,7 +99,8 @@ def test_an_event_nobody_subscribed_to_costs_no_query_and_a_new_subscription_is_
 ):
     from django.db import transaction
 
-    from integrations.events import emit, forget_subscribed_types
+    from integrations.services.subscriptions import forget_subscribed_types
+    from integrations.services.webhooks import emit
 
     forget_subscribed_types()
     with transaction.atomic():
@@ -137,7 +138,7 @@ def test_a_committed_round_tells_status_subscribers_in_one_batch(
     staff, requester, outsider = (make_client(u) for u in (reviewer, civilian, outsider_supervisor))
     for client in (staff, requester, outsider):
         _subscribe(client, "request.status_changed", "https://receiver.example/hook")
-    events.subscribed_types()  # the cached set of subscribed types, read once
+    outbox.subscribed_types()  # the cached set of subscribed types, read once
     with CaptureQueriesContext(connection) as captured:
         _commit(finance_officer, supervisor, round_fund, budget=1_000_000)
     sql = [q["sql"] for q in captured.captured_queries]

@@ -13,8 +13,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import events, services, signing, tasks
+from integrations import services, signing, tasks
 from integrations.models import Delivery, DeliveryStatus, Event, Subscription
+from integrations.services import webhooks
 from service_requests import services as request_services
 from tests.builders import submitted
 from tests.integrations.conftest import bearer
@@ -376,8 +377,8 @@ def test_staff_without_the_right_cannot_replay(reviewer, client, receiver, revie
 
 def test_emit_refuses_to_run_outside_a_transaction_when_asked_to_join_one(transactional_db):
     with pytest.raises(RuntimeError):
-        events.emit("transfer.posted", {"sequence": 1})
-    assert events.emit("transfer.posted", {"sequence": 1}, using_transaction=False) is None
+        webhooks.emit("transfer.posted", {"sequence": 1})
+    assert webhooks.emit("transfer.posted", {"sequence": 1}, using_transaction=False) is None
 
 
 def test_emit_uses_the_event_types_permission_when_no_audience_is_given(
@@ -390,7 +391,7 @@ def test_emit_uses_the_event_types_permission_when_no_audience_is_given(
             client=client.api_client, event_types=["transfer.posted"], target_url=receiver.url
         )
     with django_capture_on_commit_callbacks(execute=True):
-        event = events.emit("transfer.posted", {"sequence": 7, "amount_minor": 100})
+        event = webhooks.emit("transfer.posted", {"sequence": 7, "amount_minor": 100})
     assert event is not None
     assert list(Delivery.objects.values_list("subscription__client", flat=True)) == [
         finance.api_client.pk
@@ -436,23 +437,23 @@ def test_deferred_emits_are_written_at_the_outer_blocks_end_and_dropped_on_error
         event_types=["transfer.posted"],
         target_url="https://receiver.example/hook",
     )
-    with events.deferred():
-        assert events.emit("transfer.posted", {"sequence": 1}) is None
-        with events.deferred():
-            events.emit("transfer.posted", {"sequence": 2})
+    with webhooks.deferred():
+        assert webhooks.emit("transfer.posted", {"sequence": 1}) is None
+        with webhooks.deferred():
+            webhooks.emit("transfer.posted", {"sequence": 2})
         # The inner block's end writes nothing: the outer one writes both.
         assert not Event.objects.exists()
     assert sorted(e.payload["sequence"] for e in Event.objects.all()) == [1, 2]
     assert Delivery.objects.count() == 2
 
     def emit_then_fail() -> None:
-        with events.deferred():
-            events.emit("transfer.posted", {"sequence": 3})
+        with webhooks.deferred():
+            webhooks.emit("transfer.posted", {"sequence": 3})
             raise ValueError("refused")
 
     with pytest.raises(ValueError, match="refused"):
         emit_then_fail()
     assert Event.objects.count() == 2
     # Nothing is left collecting after the error: the next emit is written at once.
-    assert events.emit("transfer.posted", {"sequence": 4}) is not None
+    assert webhooks.emit("transfer.posted", {"sequence": 4}) is not None
     assert Event.objects.count() == 3

@@ -19,6 +19,7 @@ from core.audit import system_user
 from integrations import dataio
 from integrations.dataio.tables import max_bytes
 from integrations.models import DataImportOutcome
+from integrations.services.imports import data_import
 
 ERR_NO_FILE = "No file {path}."
 ERR_TOO_BIG = "{path} is larger than {limit} bytes; split it into smaller files."
@@ -58,7 +59,7 @@ class Command(BaseCommand):
             raise CommandError(ERR_TOO_BIG.format(path=path, limit=max_bytes()))
         actor = acting_user(options["user"])
         try:
-            record = dataio.data_import(
+            record = data_import(
                 actor=actor,
                 kind=options["kind"],
                 file_name=path.name,

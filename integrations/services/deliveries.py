@@ -1,4 +1,4 @@
-"""Every change to API clients, subscriptions and deliveries; callers pass the acting user.
+"""Webhook deliveries: sending them, recording each attempt, and replaying them.
 
 Sending a delivery (`delivery_attempt`) is the one step that talks to the outside: it leases
 the delivery, and the due deliveries of the same subscription behind it, in one short
@@ -10,12 +10,9 @@ drop the duplicates.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
-import logging
 import random
-import secrets
 import ssl
 import time
 import urllib.parse
@@ -24,233 +21,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
-from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from core.audit import record_history
-
-from . import conf, signing
-from .events import EVENT_SPECS, enqueue_batches, enqueue_each
-from .models import ApiClient, Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription
+from integrations import conf, signing
+from integrations.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
+from integrations.outbox import enqueue_batches, enqueue_each
+from integrations.selectors import lease_free
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-logger = logging.getLogger(__name__)
-
-ERR_EVENT_TYPES = "Choose one or more of the event types: {known}."
-ERR_SCOPE = "This client lacks the scope {scope} that {event_type} needs."
-ERR_URL = "Enter an https URL (http only in development)."
-ERR_KEY_REUSED = "This Idempotency-Key was used for a different subscription."
-ERR_CLIENT_INACTIVE = "This client is revoked."
-
 USER_AGENT = "HMS-ACH-Webhooks/1"
-
-
-class IntegrationError(ValidationError):
-    """A refused change; its message says why and nothing was written."""
-
-
-# --- API clients ----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def client_revoke(*, actor: User, client_id: int) -> ApiClient:
-    """Revoke a client: no new tokens, its tokens deleted, refused at once. The row stays so
-    its past calls stay attributable. Revoking twice changes nothing."""
-    # Lock the client: a concurrent token request sees it revoked once this commits.
-    client = ApiClient.objects.select_for_update().select_related("application").get(pk=client_id)
-    if not client.active:
-        return client
-    client.active = False
-    client.revoked_at = timezone.now()
-    client.revoked_by = actor
-    record_history(client, actor=actor, reason="revoked")
-    client.save()
-    get_refresh_token_model().objects.filter(application=client.application).delete()
-    get_access_token_model().objects.filter(application=client.application).delete()
-    for subscription in client.subscriptions.filter(active=True):
-        subscription.active = False
-        record_history(subscription, actor=actor, reason="client revoked")
-        subscription.save(update_fields=["active"])
-    return client
-
-
-@transaction.atomic
-def client_rotate_secret(*, actor: User, client_id: int) -> str:
-    """Give the client a new secret (returned once; stored hashed) and end its tokens."""
-    client = ApiClient.objects.select_for_update().select_related("application").get(pk=client_id)
-    if not client.active:
-        raise IntegrationError(ERR_CLIENT_INACTIVE, code="client_revoked")
-    secret = generate_client_secret()
-    application = client.application
-    application.client_secret = secret
-    application.save(update_fields=["client_secret"])
-    get_access_token_model().objects.filter(application=application).delete()
-    record_history(client, actor=actor, reason="secret rotated")
-    client.save()  # a history row naming who rotated it
-    return secret
-
-
-def open311_key_digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-@transaction.atomic
-def client_new_open311_key(*, actor: User, client_id: int) -> str:
-    """Give the client a new Open311 api_key (returned once; only its digest is stored)."""
-    client = ApiClient.objects.select_for_update().get(pk=client_id)
-    if not client.active:
-        raise IntegrationError(ERR_CLIENT_INACTIVE, code="client_revoked")
-    key = secrets.token_urlsafe(32)
-    client.open311_key_sha256 = open311_key_digest(key)
-    record_history(client, actor=actor, reason="new Open311 key")
-    client.save()
-    return key
-
-
-# --- Subscriptions ---------------------------------------------------------------------------
-
-
-def subscription_validate(*, client: ApiClient, event_types: list[str], target_url: str) -> None:
-    """The rules the admin form and the API show as field errors and the service enforces."""
-    if not event_types or any(t not in EVENT_SPECS for t in event_types):
-        raise IntegrationError(
-            ERR_EVENT_TYPES.format(known=", ".join(EVENT_SPECS)),
-            code="event_types",
-            params={"field": "event_types"},
-        )
-    for event_type in event_types:
-        scope = EVENT_SPECS[event_type].scope
-        if scope not in client.scope_list:
-            raise IntegrationError(
-                ERR_SCOPE.format(scope=scope, event_type=event_type),
-                code="scope_missing",
-                params={"field": "event_types"},
-            )
-    try:
-        URLValidator(schemes=["https", "http"] if conf.allow_http() else ["https"])(target_url)
-    except ValidationError:
-        raise IntegrationError(ERR_URL, code="target_url", params={"field": "target_url"}) from None
-
-
-def subscription_create(
-    *,
-    actor: User,
-    client: ApiClient,
-    event_types: list[str],
-    target_url: str,
-    description: str = "",
-    idempotency_key: str | None = None,
-) -> tuple[Subscription, bool]:
-    """Subscribe `client` to `event_types` at `target_url`. Returns it and whether it is new;
-    a retry under the same `idempotency_key` returns the first one, a different one under the
-    same key is refused."""
-    event_types = sorted(set(event_types))
-    if idempotency_key:
-        earlier = Subscription.objects.filter(
-            client=client, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return _same_or_conflict(earlier, event_types, target_url), False
-    try:
-        return _subscription_create(
-            actor=actor,
-            client=client,
-            event_types=event_types,
-            target_url=target_url,
-            description=description,
-            idempotency_key=idempotency_key,
-        ), True
-    except IntegrityError:
-        earlier = Subscription.objects.filter(
-            client=client, idempotency_key=idempotency_key
-        ).first()
-        if earlier is None:
-            raise
-    return _same_or_conflict(earlier, event_types, target_url), False
-
-
-def _same_or_conflict(
-    earlier: Subscription, event_types: list[str], target_url: str
-) -> Subscription:
-    if sorted(earlier.event_types) != event_types or earlier.target_url != target_url:
-        raise IntegrationError(ERR_KEY_REUSED, code="idempotency_conflict")
-    return earlier
-
-
-@transaction.atomic
-def _subscription_create(
-    *,
-    actor: User,
-    client: ApiClient,
-    event_types: list[str],
-    target_url: str,
-    description: str,
-    idempotency_key: str | None,
-) -> Subscription:
-    if not client.active:
-        raise IntegrationError(ERR_CLIENT_INACTIVE, code="client_revoked")
-    subscription_validate(client=client, event_types=event_types, target_url=target_url)
-    subscription = Subscription(
-        client=client,
-        event_types=event_types,
-        target_url=target_url,
-        description=description.strip(),
-        idempotency_key=idempotency_key or None,
-    )
-    record_history(subscription, actor=actor, reason="subscribed")
-    subscription.save()
-    return subscription
-
-
-@transaction.atomic
-def subscription_update(
-    *,
-    actor: User,
-    subscription_id: int,
-    event_types: list[str] | None = None,
-    target_url: str | None = None,
-    description: str | None = None,
-    active: bool | None = None,
-) -> Subscription:
-    """Change a subscription's event types, URL, description or whether it is active."""
-    # Lock it: a concurrent emit sees the old or the new version, never half of each.
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("client")
-        .get(pk=subscription_id)
-    )
-    if event_types is not None:
-        subscription.event_types = sorted(set(event_types))
-    if target_url is not None:
-        subscription.target_url = target_url
-    if description is not None:
-        subscription.description = description.strip()
-    if active is not None:
-        subscription.active = active
-    if subscription.active:
-        subscription_validate(
-            client=subscription.client,
-            event_types=subscription.event_types,
-            target_url=subscription.target_url,
-        )
-    record_history(subscription, actor=actor, reason="changed")
-    subscription.save()
-    return subscription
-
-
-def subscription_deactivate(*, actor: User, subscription_id: int) -> Subscription:
-    """Stop a subscription (kept, with its deliveries, for the record)."""
-    return subscription_update(actor=actor, subscription_id=subscription_id, active=False)
-
-
-# --- Deliveries -----------------------------------------------------------------------------
 
 
 def event_body(event: Event) -> bytes:
@@ -330,10 +113,6 @@ class _Sender:
         return None, "", "unreachable"  # not reached: the second pass always returns
 
 
-def _lease_free(now: Any) -> Q:
-    return Q(lease_until__isnull=True) | Q(lease_until__lte=now)
-
-
 @transaction.atomic
 def _lease(delivery_id: int, now: Any, batch: Sequence[int] = ()) -> tuple[bool, list[int]]:
     """Lease `delivery_id` and the rest of its `batch` that are due and free, and fill up to
@@ -341,7 +120,7 @@ def _lease(delivery_id: int, now: Any, batch: Sequence[int] = ()) -> tuple[bool,
     Returns whether `delivery_id` was leased and every leased id, oldest first."""
     size = conf.batch_size()
     due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-        _lease_free(now)
+        lease_free(now)
     )
     # Row locks (skipping rows another worker holds) make the check and the lease one step:
     # two workers, a retry and a beat re-enqueue never lease the same delivery.
@@ -539,18 +318,3 @@ def delivery_replay(*, actor: User, delivery_id: int) -> Delivery:
     transaction.on_commit(lambda: enqueue_each([delivery.pk]))
     delivery.refresh_from_db()
     return delivery
-
-
-def deliveries_due(*, limit: int = 1000) -> list[tuple[int, int]]:
-    """(subscription id, delivery id) of the pending deliveries due for longer than the grace
-    period with no live lease: the ones the broker never took (it was down) or whose worker
-    died."""
-    now = timezone.now()
-    return list(
-        Delivery.objects.filter(
-            status=DeliveryStatus.PENDING, next_attempt_at__lt=now - conf.outbox_grace()
-        )
-        .filter(_lease_free(now))
-        .order_by("next_attempt_at")
-        .values_list("subscription_id", "pk")[:limit]
-    )

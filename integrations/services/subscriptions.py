@@ -1,0 +1,181 @@
+"""Webhook subscriptions: a client's choice of event types and the URL they are sent to.
+
+Any change to a subscription or a client drops the outbox's cached set of subscribed event
+types (`forget_subscribed_types`, connected to their `post_save`/`post_delete` signals).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+
+from core.audit import record_history
+from integrations import conf
+from integrations.models import ApiClient, Subscription
+from integrations.outbox import EVENT_SPECS, SUBSCRIBED_TYPES_CACHE_KEY
+
+from .clients import ERR_CLIENT_INACTIVE, IntegrationError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+ERR_EVENT_TYPES = "Choose one or more of the event types: {known}."
+ERR_SCOPE = "This client lacks the scope {scope} that {event_type} needs."
+ERR_URL = "Enter an https URL (http only in development)."
+ERR_KEY_REUSED = "This Idempotency-Key was used for a different subscription."
+
+
+def subscription_validate(*, client: ApiClient, event_types: list[str], target_url: str) -> None:
+    """The rules the admin form and the API show as field errors and the service enforces."""
+    if not event_types or any(t not in EVENT_SPECS for t in event_types):
+        raise IntegrationError(
+            ERR_EVENT_TYPES.format(known=", ".join(EVENT_SPECS)),
+            code="event_types",
+            params={"field": "event_types"},
+        )
+    for event_type in event_types:
+        scope = EVENT_SPECS[event_type].scope
+        if scope not in client.scope_list:
+            raise IntegrationError(
+                ERR_SCOPE.format(scope=scope, event_type=event_type),
+                code="scope_missing",
+                params={"field": "event_types"},
+            )
+    try:
+        URLValidator(schemes=["https", "http"] if conf.allow_http() else ["https"])(target_url)
+    except ValidationError:
+        raise IntegrationError(ERR_URL, code="target_url", params={"field": "target_url"}) from None
+
+
+def subscription_create(
+    *,
+    actor: User,
+    client: ApiClient,
+    event_types: list[str],
+    target_url: str,
+    description: str = "",
+    idempotency_key: str | None = None,
+    active: bool = True,
+) -> tuple[Subscription, bool]:
+    """Subscribe `client` to `event_types` at `target_url` (or, with `active` off, record the
+    subscription stopped). Returns it and whether it is new; a retry under the same
+    `idempotency_key` returns the first one, a different one under the same key is refused."""
+    event_types = sorted(set(event_types))
+    if idempotency_key:
+        earlier = Subscription.objects.filter(
+            client=client, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return _same_or_conflict(earlier, event_types, target_url), False
+    try:
+        return _subscription_create(
+            actor=actor,
+            client=client,
+            event_types=event_types,
+            target_url=target_url,
+            description=description,
+            idempotency_key=idempotency_key,
+            active=active,
+        ), True
+    except IntegrityError:
+        earlier = Subscription.objects.filter(
+            client=client, idempotency_key=idempotency_key
+        ).first()
+        if earlier is None:
+            raise
+    return _same_or_conflict(earlier, event_types, target_url), False
+
+
+def _same_or_conflict(
+    earlier: Subscription, event_types: list[str], target_url: str
+) -> Subscription:
+    if sorted(earlier.event_types) != event_types or earlier.target_url != target_url:
+        raise IntegrationError(ERR_KEY_REUSED, code="idempotency_conflict")
+    return earlier
+
+
+@transaction.atomic
+def _subscription_create(
+    *,
+    actor: User,
+    client: ApiClient,
+    event_types: list[str],
+    target_url: str,
+    description: str,
+    idempotency_key: str | None,
+    active: bool,
+) -> Subscription:
+    if not client.active:
+        raise IntegrationError(ERR_CLIENT_INACTIVE, code="client_revoked")
+    subscription_validate(client=client, event_types=event_types, target_url=target_url)
+    subscription = Subscription(
+        client=client,
+        event_types=event_types,
+        target_url=target_url,
+        description=description.strip(),
+        idempotency_key=idempotency_key or None,
+        active=active,
+    )
+    record_history(subscription, actor=actor, reason="subscribed")
+    subscription.save()
+    return subscription
+
+
+@transaction.atomic
+def subscription_update(
+    *,
+    actor: User,
+    subscription_id: int,
+    client: ApiClient | None = None,
+    event_types: list[str] | None = None,
+    target_url: str | None = None,
+    description: str | None = None,
+    active: bool | None = None,
+) -> Subscription:
+    """Change a subscription's event types, URL, description or whether it is active (staff
+    may also move it to another `client`)."""
+    # Lock it: a concurrent emit sees the old or the new version, never half of each.
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("client")
+        .get(pk=subscription_id)
+    )
+    if client is not None:
+        subscription.client = client
+    if event_types is not None:
+        subscription.event_types = sorted(set(event_types))
+    if target_url is not None:
+        subscription.target_url = target_url
+    if description is not None:
+        subscription.description = description.strip()
+    if active is not None:
+        subscription.active = active
+    if subscription.active:
+        subscription_validate(
+            client=subscription.client,
+            event_types=subscription.event_types,
+            target_url=subscription.target_url,
+        )
+    record_history(subscription, actor=actor, reason="changed")
+    subscription.save()
+    return subscription
+
+
+def subscription_deactivate(*, actor: User, subscription_id: int) -> Subscription:
+    """Stop a subscription (kept, with its deliveries, for the record)."""
+    return subscription_update(actor=actor, subscription_id=subscription_id, active=False)
+
+
+def forget_subscribed_types() -> None:
+    """Drop the cached set now and once the current transaction commits."""
+    cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(SUBSCRIBED_TYPES_CACHE_KEY))
+
+
+def subscriptions_changed(sender: Any, **kwargs: Any) -> None:
+    """`post_save`/`post_delete` of a subscription or a client: see `forget_subscribed_types`."""
+    forget_subscribed_types()
