@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from allocations import hooks, rounds
+from allocations import rounds
 from allocations.models import Claim, Fund
+from core import events
 from governance import services as governance
-from service_requests import funding
 from service_requests.models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
+from service_requests.services import funding
 from tests.allocations.conftest import approved_round
 from tests.builders import pending_approval, status_of
 
@@ -95,7 +96,7 @@ def test_funding_runs_a_fixed_number_of_queries_and_a_second_call_moves_nothing(
     django_capture_on_commit_callbacks,
 ):
     # Commit with nobody listening, then call the listener as the hook would.
-    monkeypatch.setattr(hooks, "_claims_granted", [])
+    monkeypatch.setitem(events._handlers, events.CLAIMS_GRANTED, [])
     _commit(finance_officer, supervisor, round_fund, budget=900_000)
     claim_ids = [r.claim_id for r in awaiting]
     assert Claim.objects.filter(pk__in=claim_ids, granted_minor__gt=0).count() == 3
@@ -114,7 +115,7 @@ def test_funding_runs_a_fixed_number_of_queries_and_a_second_call_moves_nothing(
 def test_a_request_withdrawn_from_funding_is_left_as_it_is(
     finance_officer, supervisor, round_fund, awaiting, monkeypatch
 ):
-    monkeypatch.setattr(hooks, "_claims_granted", [])
+    monkeypatch.setitem(events._handlers, events.CLAIMS_GRANTED, [])
     _commit(finance_officer, supervisor, round_fund, budget=900_000)
     # A request that no longer waits for money (fulfilled by other means, say) is not moved.
     ServiceRequest.objects.filter(pk=awaiting[0].pk).update(status=Status.FULFILLED)
@@ -126,4 +127,4 @@ def test_a_request_withdrawn_from_funding_is_left_as_it_is(
 
 
 def test_the_listener_is_registered_when_the_app_starts():
-    assert funding.requests_on_claims_granted in hooks._claims_granted
+    assert funding.requests_on_claims_granted in events._handlers[events.CLAIMS_GRANTED]
