@@ -72,7 +72,10 @@ def _move(request: HttpRequest, accounts: list[Account]) -> HttpResponse | MoveM
             credit_account_code=data["to_code"],
             amount_minor=data["amount"],
             memo=data["memo"],
-            second_factor=lambda: services.totp_code_accept(actor=user, code=data["code"]),  # type: ignore[arg-type]
+            second_factor=lambda: services.totp_code_accept(
+                actor=user,  # type: ignore[arg-type]
+                code=data["code"],
+            ),
         )
     except ValidationError as refused:
         code = getattr(refused, "code", None) or ""
