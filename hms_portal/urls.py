@@ -3,7 +3,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from service_requests import portfolio as portfolio_views
 from service_requests import views as request_views
 
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -13,7 +12,7 @@ urlpatterns = [
     path("", request_views.home, name="home"),
     path("requests/", include("service_requests.urls")),
     path("track/", request_views.track, name="track"),
-    path("portfolio/", portfolio_views.portfolio, name="portfolio"),
+    path("portfolio/", include("participants.urls")),
     path("workflow/", include("governance.urls")),
     path("rounds/", include("allocations.urls")),
     path("accounts/", include("allauth.urls")),

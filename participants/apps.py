@@ -6,3 +6,10 @@ class ParticipantsConfig(AppConfig):
 
     name = "participants"
     verbose_name = "Participants"
+
+    def ready(self) -> None:
+        from governance import registry
+
+        from . import services
+
+        registry.register(services.SUBJECT_KIND, services.participant_transfer_on_decision)

@@ -9,13 +9,15 @@ class ServiceRequestsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
+        from django_fsm.signals import post_transition
 
         from allocations.models import Fund
+        from core import events
         from governance import registry
         from governance.models import Program
 
-        from . import selectors, services
-        from .models import ServiceQuestion, ServiceType
+        from . import receivers, selectors, services
+        from .models import ServiceQuestion, ServiceRequest, ServiceType
 
         for model in (ServiceType, ServiceQuestion, Program, Fund):
             for name, signal in (("save", post_save), ("delete", post_delete)):
@@ -24,8 +26,13 @@ class ServiceRequestsConfig(AppConfig):
                     sender=model,
                     dispatch_uid=f"service-requests-filing-{model.__name__}-{name}",
                 )
+        post_transition.connect(
+            receivers.request_status_changed,
+            sender=ServiceRequest,
+            dispatch_uid="service-requests-status-changed",
+        )
 
         registry.register(services.SUBJECT_KIND, services.request_on_decision)
-        transfers = import_module("service_requests.transfers")
-        registry.register(transfers.SUBJECT_KIND, transfers.participant_transfer_on_decision)
-        import_module("service_requests.funding").register()
+        events.subscribe(events.CLAIMS_GRANTED, services.requests_on_claims_granted)
+        # The services enqueue the outbox's tasks by name: register them in every process.
+        import_module("service_requests.tasks")

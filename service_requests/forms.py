@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from core.forms import MoneyField
 
 from .attachments import ALLOWED_TYPES
+from .errors import RequestError, text_validate_printable
 from .models import (
     MAX_DESCRIPTION,
     MAX_SATISFACTION_COMMENT,
@@ -21,13 +22,7 @@ from .models import (
     ServiceType,
 )
 from .selectors import service_type_for_filing
-from .services import (
-    RequestError,
-    attachments_validate,
-    request_validate_amount,
-    request_validate_rating,
-    text_validate_printable,
-)
+from .services import attachments_validate, request_validate_amount, request_validate_rating
 
 ERR_AMOUNT_FORMAT = _("Enter an amount such as 1250 or 1250.50.")
 

@@ -24,7 +24,7 @@ APPROVED = gettext_noop("Your request was approved.")
 APPROVED_STAFF = gettext_noop("Your request was approved. Staff will now carry it out.")
 FUNDED = gettext_noop("%(amount)s is reserved for you. You will be told when it is paid.")
 FUNDED_LATER = gettext_noop("%(amount)s is now reserved for you.")
-# Written when an allocation round grants part of what was asked (service_requests.funding).
+# Written when an allocation round grants part of what was asked (`services.funding`).
 PARTLY_FUNDED = gettext_noop(
     "%(amount)s of the %(asked)s you asked is now reserved for you: the fund could not pay "
     "every request in full. You will be told when it is paid."

@@ -1,11 +1,18 @@
-"""Read-only queries on requests, always scoped to the user asking."""
+"""Read-only queries on requests, always scoped to the user asking, and on the drafts of
+requests being filed in steps (with or without an account)."""
 
 from __future__ import annotations
 
+import re
+import secrets
 import threading
+import unicodedata
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from allauth.account.models import EmailAddress
+from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import CharField, Q, QuerySet
@@ -15,9 +22,23 @@ from django.utils.crypto import constant_time_compare
 from governance.models import Program
 from governance.selectors import programs_decided_by, programs_reviewed_by
 
-from .models import Attachment, RequestEvent, ServiceQuestion, ServiceRequest, ServiceType
+from . import conf
+from .errors import ERR_LINK_EXPIRED, ERR_LINK_INVALID, ERR_LINK_USED, RequestError
+from .models import (
+    OPEN_STATUSES,
+    Attachment,
+    NotifyState,
+    RequestDraft,
+    RequestEvent,
+    ServiceQuestion,
+    ServiceRequest,
+    ServiceType,
+    VerifyState,
+)
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AnonymousUser, User
 
 VIEW_ALL_PERMISSION = "service_requests.view_all_requests"
@@ -222,3 +243,157 @@ def requests_for_staff(*, user: User | AnonymousUser) -> QuerySet[ServiceRequest
     if not type_ids:
         return ServiceRequest.objects.none()
     return ServiceRequest.objects.filter(service_type_id__in=type_ids)
+
+
+# -- filing in steps: drafts, the emailed link, claiming, possible duplicates --------------
+
+GUEST_PREFIX = "guest-"
+VERIFY_SALT = "service_requests.draft-verify"
+
+
+def normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def draft_of(*, draft_id: object, user: User | AnonymousUser) -> RequestDraft | None:
+    """The unfiled draft with `draft_id` (from this browser's session), if `user` may use it:
+    a draft started while signed in belongs to that account only."""
+    key = uuid_or_none(draft_id)
+    if key is None:
+        return None
+    draft = RequestDraft.objects.filter(pk=key, filed_request__isnull=True).first()
+    if draft is None:
+        return None
+    if draft.owner_id is not None and draft.owner_id != getattr(user, "pk", None):
+        return None
+    return draft
+
+
+def verification_link_token(draft: RequestDraft) -> str:
+    """The signed, expiring token of the link emailed for `draft`."""
+    return signing.TimestampSigner(salt=VERIFY_SALT).sign(f"{draft.pk}:{draft.verify_nonce}")
+
+
+def draft_from_link(token: str) -> RequestDraft:
+    """The draft a followed link belongs to; a refusal says why (invalid, expired, used)."""
+    signer = signing.TimestampSigner(salt=VERIFY_SALT)
+    try:
+        value = signer.unsign(token, max_age=int(conf.get("VERIFY_LINK_SECONDS")))
+    except signing.SignatureExpired:
+        raise RequestError(ERR_LINK_EXPIRED, code="expired") from None
+    except signing.BadSignature:
+        raise RequestError(ERR_LINK_INVALID, code="invalid") from None
+    draft_id, _sep, nonce = value.partition(":")
+    draft = RequestDraft.objects.filter(pk=draft_id).first()
+    if draft is None:
+        raise RequestError(ERR_LINK_EXPIRED, code="expired")
+    if draft.filed_request_id is not None:
+        raise RequestError(ERR_LINK_USED, code="used")
+    if not nonce or not secrets.compare_digest(nonce, draft.verify_nonce):
+        raise RequestError(ERR_LINK_INVALID, code="invalid")
+    return draft
+
+
+def verified_emails_of(user: User) -> list[str]:
+    return [
+        normal_email(e)
+        for e in EmailAddress.objects.filter(user=user, verified=True).values_list(
+            "email", flat=True
+        )
+    ]
+
+
+def email_verified_by(user: User, email: str) -> bool:
+    return normal_email(email) in verified_emails_of(user)
+
+
+def requests_claimable(*, user: User | AnonymousUser) -> QuerySet[ServiceRequest]:
+    """Requests filed without an account with one of `user`'s verified email addresses and not
+    yet in any account."""
+    if not user.is_authenticated:
+        return ServiceRequest.objects.none()
+    return (
+        ServiceRequest.objects.filter(
+            draft__email__in=verified_emails_of(user),  # type: ignore[arg-type]
+            requester__username__startswith=GUEST_PREFIX,
+        )
+        .select_related("service_type")
+        .order_by("-submitted_at", "-id")
+    )
+
+
+_WORD = re.compile(r"\w+")
+DUPLICATE_THRESHOLD = 0.5
+DUPLICATES_SHOWN = 3  # the most alike open requests listed before filing
+DUPLICATE_CANDIDATES = 50
+
+
+def _tokens(text: str) -> set[str]:
+    """Words of three letters or more, lower case, accents removed."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return {w for w in _WORD.findall(plain) if len(w) >= 3}
+
+
+def similarity(first: str, second: str) -> float:
+    """How alike two descriptions are: the share of words they have in common (Jaccard)."""
+    a, b = _tokens(first), _tokens(second)
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def possible_duplicates(
+    *,
+    service_type_id: int | None,
+    description: str,
+    user: User | AnonymousUser | None = None,
+    email: str = "",
+) -> list[ServiceRequest]:
+    """Open requests of the same service, filed by `user` (or, for a verified address, with
+    `email`), whose description is very like `description`; most alike first."""
+    if not service_type_id or not description:
+        return []
+    found = ServiceRequest.objects.filter(service_type_id=service_type_id, status__in=OPEN_STATUSES)
+    if user is not None and user.is_authenticated:
+        found = found.filter(requester=user)
+    elif email:
+        found = found.filter(contact_email__iexact=normal_email(email))
+    else:
+        return []
+    candidates = found.only("tracking_number", "description", "status", "submitted_at")
+    scored = [
+        (similarity(description, c.description), c) for c in candidates[:DUPLICATE_CANDIDATES]
+    ]
+    alike = sorted(
+        (pair for pair in scored if pair[0] >= DUPLICATE_THRESHOLD),
+        key=lambda pair: -pair[0],
+    )
+    return [c for _score, c in alike[:DUPLICATES_SHOWN]]
+
+
+def events_awaiting_email(*, before: datetime, limit: int) -> list[int]:
+    """The outbox: timeline events whose email is still pending, written before `before`,
+    oldest first."""
+    return list(
+        RequestEvent.objects.filter(notify=NotifyState.PENDING, created_at__lt=before)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def drafts_awaiting_link(*, before: datetime, limit: int) -> list[uuid.UUID]:
+    """The outbox of emailed links: drafts whose link is still to be sent, asked for before
+    `before`, oldest first."""
+    return list(
+        RequestDraft.objects.filter(verify_state=VerifyState.PENDING, verify_sent_at__lt=before)
+        .order_by("verify_sent_at")
+        .values_list("pk", flat=True)[:limit]
+    )

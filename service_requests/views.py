@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -19,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import conf, filing, ratelimit, selectors, services, views_filing
+from . import conf, ratelimit, selectors, services, tracking, views_filing
 from .forms import (
     AttachmentsForm,
     CatalogueSearchForm,
@@ -37,10 +34,6 @@ from .models import (
     Status,
 )
 from .presentation import answers_for_display, status_story
-
-TRACK_SESSION_KEY = "hms_tracked_requests"
-TRACK_COOKIE_NAME = "hms_track"
-TRACK_COOKIE_SALT = "service_requests.track"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -124,7 +117,7 @@ def _own(request: HttpRequest, tracking_number: str):  # type: ignore[no-untyped
 def request_confirmation(request: HttpRequest, tracking_number: str) -> HttpResponse:
     """The tracking number and what happens next: for the civilian who filed it, or for the
     browser that filed it without an account (it followed the emailed link)."""
-    if _tracked(request, tracking_number):
+    if tracking.tracked(request, tracking_number):
         found = selectors.request_by_tracking_number(tracking_number=tracking_number)
         if found is None:
             raise Http404(_("No request of yours has that tracking number."))
@@ -142,48 +135,9 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "service_requests/list.html",
         {
             "requests": selectors.requests_of_civilian(user=request.user)[:200],
-            "claimable": list(filing.requests_claimable(user=request.user)[:50]),
+            "claimable": list(selectors.requests_claimable(user=request.user)[:50]),
         },
     )
-
-
-def _live(grants: object) -> dict[str, int]:
-    """The unexpired (tracking number, expiry) pairs of stored grants, the latest ten."""
-    if not isinstance(grants, dict):
-        return {}
-    now = time.time()
-    live = {
-        str(number): int(expiry)
-        for number, expiry in grants.items()
-        if isinstance(expiry, int | float) and expiry > now
-    }
-    return dict(sorted(live.items(), key=lambda item: item[1])[-10:])
-
-
-def _cookie_grants(request: HttpRequest) -> dict[str, int]:
-    """The grants of the signed /track/ cookie: nothing if it is missing, altered or older than
-    a grant may live."""
-    value = request.COOKIES.get(TRACK_COOKIE_NAME)
-    if not value:
-        return {}
-    try:
-        grants = signing.loads(
-            value, salt=TRACK_COOKIE_SALT, max_age=max(0, int(conf.get("TRACK_GRANT_SECONDS")))
-        )
-    except (signing.BadSignature, ValueError):
-        return {}
-    return _live(grants)
-
-
-def _tracked(request: HttpRequest, tracking_number: str) -> bool:
-    """Whether this browser found the request through /track/ (its signed cookie) or filed it
-    by an emailed link (its session) a short while ago."""
-    if tracking_number in _cookie_grants(request):
-        return True
-    session = getattr(request, "session", None)
-    if session is None or session.session_key is None:
-        return False
-    return tracking_number in _live(session.get(TRACK_SESSION_KEY, {}))
 
 
 # How long a rendered part of a request page is kept (cache alias `pages`, per process). Its
@@ -265,7 +219,7 @@ def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -
             context["satisfaction_form"] = SatisfactionForm()
         if found.status not in CLOSED_STATUSES:
             context["attachments_form"] = AttachmentsForm()
-    context.update({name: form for name, form in forms.items() if form is not None})
+    context |= {name: form for name, form in forms.items() if form is not None}
     return context
 
 
@@ -273,12 +227,14 @@ def _detail_context(request: HttpRequest, found: ServiceRequest, **forms: Any) -
 def request_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     """A request's page: for its civilian (signed in) with the actions, or read-only for a
     browser that proved the tracking number and email at /track/."""
-    if not request.user.is_authenticated and not _tracked(request, tracking_number):
+    if not request.user.is_authenticated and not tracking.tracked(request, tracking_number):
         return redirect_to_login(request.get_full_path())
     found = selectors.request_for_page(
         user=request.user,
         tracking_number=tracking_number,
-        tracked=lambda: not request.user.is_authenticated or _tracked(request, tracking_number),
+        tracked=lambda: (
+            not request.user.is_authenticated or tracking.tracked(request, tracking_number)
+        ),
     )
     if found is None:
         raise Http404(_("No request of yours has that tracking number."))
@@ -395,30 +351,6 @@ def attachment_download(request: HttpRequest, tracking_number: str, pk: int) -> 
     return response
 
 
-def grant_tracking(
-    request: HttpRequest, tracking_number: str, response: HttpResponse | None = None
-) -> None:
-    """Let this browser see the request for `TRACK_GRANT_SECONDS`. With a `response`, the grant
-    goes into a signed, HttpOnly cookie that names the tracking number and its expiry (no
-    session is created or written); without one, into the browser's session."""
-    expiry = int(time.time() + conf.get("TRACK_GRANT_SECONDS"))
-    if response is None:
-        grants = _live(request.session.get(TRACK_SESSION_KEY, {}))
-        grants[tracking_number] = expiry
-        request.session[TRACK_SESSION_KEY] = _live(grants)
-        return
-    grants = _cookie_grants(request)
-    grants[tracking_number] = expiry
-    response.set_cookie(
-        TRACK_COOKIE_NAME,
-        signing.dumps(_live(grants), salt=TRACK_COOKIE_SALT, compress=True),
-        max_age=max(0, int(conf.get("TRACK_GRANT_SECONDS"))),
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Lax",
-    )
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest) -> HttpResponse:
@@ -459,7 +391,7 @@ def track(request: HttpRequest) -> HttpResponse:
         )
         if found is not None:
             response = redirect("service_requests:detail", found.tracking_number)
-            grant_tracking(request, found.tracking_number, response)
+            tracking.grant_tracking(request, found.tracking_number, response)
             return response
         form.add_error(
             None,

@@ -10,7 +10,7 @@ account the review page emails a one-time link instead; following it files the r
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -22,12 +22,17 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import conf, filing, ratelimit, selectors, services
+from . import conf, ratelimit, selectors, services, tracking
+from .errors import ERR_NOT_CLAIMABLE, RequestError
 from .forms import ConfirmForm, ContactForm, DetailsForm, DocumentsForm, VerifyEmailForm
 from .models import RequestDraft, ServiceRequest, ServiceType
 from .presentation import answers_for_display
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 DRAFT_SESSION_KEY = "hms_request_draft"
+ERR_NO_DRAFT = gettext_lazy("Your answers have expired. Start again from the list of services.")
 STEPS = [
     ("details", gettext_lazy("Your request")),
     ("documents", gettext_lazy("Documents")),
@@ -66,7 +71,12 @@ def _language(request: HttpRequest) -> str:
 
 
 def _draft(request: HttpRequest) -> RequestDraft | None:
-    return filing.draft_of(draft_id=request.session.get(DRAFT_SESSION_KEY), user=request.user)
+    return selectors.draft_of(draft_id=request.session.get(DRAFT_SESSION_KEY), user=request.user)
+
+
+def _actor(request: HttpRequest) -> User | None:
+    """Who acts on a draft: the signed-in user, or None for a visitor without an account."""
+    return request.user if request.user.is_authenticated else None  # type: ignore[return-value]
 
 
 def _steps(current: str) -> list[dict[str, Any]]:
@@ -86,20 +96,18 @@ def _render(
     request: HttpRequest, step: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     names = [name for name, _label in STEPS]
-    context.update(
-        {
-            "step": step,
-            "steps": _steps(step),
-            "step_number": names.index(step) + 1,
-            "step_count": len(STEPS),
-            "step_label": dict(STEPS)[step],
-        }
-    )
+    context |= {
+        "step": step,
+        "steps": _steps(step),
+        "step_number": names.index(step) + 1,
+        "step_count": len(STEPS),
+        "step_label": dict(STEPS)[step],
+    }
     return render(request, f"service_requests/step_{step}.html", context, status=status)
 
 
 def _lost(request: HttpRequest) -> HttpResponse:
-    messages.info(request, filing.ERR_NO_DRAFT)
+    messages.info(request, ERR_NO_DRAFT)
     return redirect("service_requests:new")
 
 
@@ -123,8 +131,8 @@ def step_details(request: HttpRequest) -> HttpResponse:
     draft = _draft(request)
     form = _details_form(request, draft)
     if request.method == "POST" and form.is_valid():
-        draft = filing.draft_save(
-            draft=draft, user=request.user, values=_raw(form), language=_language(request)
+        draft = services.draft_save(
+            actor=_actor(request), draft=draft, values=_raw(form), language=_language(request)
         )
         request.session[DRAFT_SESSION_KEY] = str(draft.pk)
         return redirect("service_requests:step", "documents")
@@ -144,14 +152,14 @@ def step_documents(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
     if request.method == "POST":
         remove = str(request.POST.get("remove") or "")
         if remove.isdigit() and len(remove) < 19:
-            filing.draft_remove_file(draft=draft, file_id=int(remove))
+            services.draft_remove_file(actor=_actor(request), draft=draft, file_id=int(remove))
             messages.success(request, _("The document was removed."))
             return redirect("service_requests:step", "documents")
         form = DocumentsForm(request.POST, request.FILES, already=len(kept))
         if form.is_valid():
             chosen = form.cleaned_data["attachments"]
             if chosen:
-                filing.draft_add_files(draft=draft, files=chosen)
+                services.draft_add_files(actor=_actor(request), draft=draft, files=chosen)
             if "add" in request.POST:
                 return redirect("service_requests:step", "documents")
             return redirect("service_requests:step", "contact")
@@ -168,8 +176,8 @@ def step_contact(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
     if request.method == "POST":
         form = ContactForm(request.POST)
         if form.is_valid():
-            filing.draft_save(
-                draft=draft, user=request.user, values=_raw(form), language=_language(request)
+            services.draft_save(
+                actor=_actor(request), draft=draft, values=_raw(form), language=_language(request)
             )
             return redirect("service_requests:step", "review")
     else:
@@ -231,12 +239,14 @@ def step_review(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
             verify.add_error(None, ERR_TOO_MANY_LINKS)
             status = 429
         elif verify.is_valid():
-            filing.draft_request_verification(draft_id=draft.pk, email=verify.cleaned_data["email"])
+            services.draft_request_verification(
+                actor=None, draft_id=draft.pk, email=verify.cleaned_data["email"]
+            )
             return redirect("service_requests:verify_sent")
     # Only a page to show reads the summary and looks for duplicates.
     context = _summary(draft, details, contact)
     context["duplicates"] = (
-        filing.possible_duplicates(
+        selectors.possible_duplicates(
             service_type_id=context["fields"]["service_type"].pk,
             description=context["fields"]["description"],
             user=request.user,
@@ -246,7 +256,7 @@ def step_review(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
     )
     if verify is None:
         verify = VerifyEmailForm(initial={"email": context["fields"]["contact_email"]})
-    context.update({"confirm": confirm, "verify": verify, "form": confirm if signed_in else verify})
+    context |= {"confirm": confirm, "verify": verify, "form": confirm if signed_in else verify}
     return _render(request, "review", context, status=status)
 
 
@@ -266,7 +276,7 @@ def _links_allowed(request: HttpRequest, email: str) -> bool:
         window=window,
     ) and ratelimit.hit(
         "verify-email",
-        filing.normal_email(email),
+        selectors.normal_email(email),
         limit=int(conf.get("VERIFY_LIMIT_PER_EMAIL")),
         window=window,
     )
@@ -281,10 +291,10 @@ def _file(
     actor: Any,
 ) -> HttpResponse:
     try:
-        created, is_new = filing.draft_submit(
+        created, is_new = services.draft_submit(
             actor=actor, draft=draft, **submit_fields(details, contact)
         )
-    except services.RequestError as error:
+    except RequestError as error:
         messages.error(request, error.messages[0])
         return redirect("service_requests:step", "review")
     if not is_new:
@@ -320,7 +330,7 @@ def request_step(request: HttpRequest, step: str) -> HttpResponse:
 def _filed_here(request: HttpRequest) -> ServiceRequest | None:
     """The request this browser's last draft became, if the signed-in user filed it (a second
     click on the final submit)."""
-    draft_id = filing.uuid_or_none(request.session.get(DRAFT_SESSION_KEY))
+    draft_id = selectors.uuid_or_none(request.session.get(DRAFT_SESSION_KEY))
     if not request.user.is_authenticated or draft_id is None:
         return None
     found = (
@@ -345,11 +355,9 @@ def verify_sent(request: HttpRequest) -> HttpResponse:
 def verify_link(request: HttpRequest, token: str) -> HttpResponse:
     """The emailed one-time link. Opening it shows the request and a button that files it:
     a mail scanner that follows links files nothing."""
-    from .views import grant_tracking
-
     try:
-        draft = filing.draft_from_link(token)
-    except services.RequestError as error:
+        draft = selectors.draft_from_link(token)
+    except RequestError as error:
         return render(
             request, "service_requests/verify.html", {"problem": error.messages[0]}, status=400
         )
@@ -358,21 +366,21 @@ def verify_link(request: HttpRequest, token: str) -> HttpResponse:
         request.session[DRAFT_SESSION_KEY] = str(draft.pk)
         return redirect("service_requests:step", broken)
     if request.method == "POST":
-        actor = filing.filer_for(user=request.user, email=draft.email)
+        actor = services.filer_for(actor=_actor(request), email=draft.email)
         try:
-            created, _is_new = filing.draft_submit(
+            created, _is_new = services.draft_submit(
                 actor=actor, draft=draft, **submit_fields(details, contact)
             )
-        except services.RequestError as error:
+        except RequestError as error:
             return render(
                 request, "service_requests/verify.html", {"problem": error.messages[0]}, status=400
             )
-        grant_tracking(request, created.tracking_number)
+        tracking.grant_tracking(request, created.tracking_number)
         request.session.pop(DRAFT_SESSION_KEY, None)
         return redirect("service_requests:confirmation", created.tracking_number)
     context = _summary(draft, details, contact)
     context["email"] = draft.email
-    context["duplicates"] = filing.possible_duplicates(
+    context["duplicates"] = selectors.possible_duplicates(
         service_type_id=context["fields"]["service_type"].pk,
         description=context["fields"]["description"],
         email=draft.email,
@@ -388,13 +396,13 @@ def request_claim(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
     tracking_number = str(request.POST.get("tracking_number") or "")[:24]
-    found = filing.requests_claimable(user=request.user).filter(tracking_number=tracking_number)
+    found = selectors.requests_claimable(user=request.user).filter(tracking_number=tracking_number)
     target = found.first()
     try:
         if target is None:
-            raise services.RequestError(filing.ERR_NOT_CLAIMABLE, code="not_claimable")
-        filing.request_claim(actor=request.user, request_id=target.pk)  # type: ignore[arg-type]
-    except services.RequestError as error:
+            raise RequestError(ERR_NOT_CLAIMABLE, code="not_claimable")
+        services.request_claim(actor=request.user, request_id=target.pk)  # type: ignore[arg-type]
+    except RequestError as error:
         messages.error(request, error.messages[0])
         return redirect("service_requests:list")
     messages.success(

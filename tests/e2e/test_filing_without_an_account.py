@@ -14,7 +14,7 @@ from django.core import mail
 from playwright.sync_api import Page, expect
 
 from governance import services as governance
-from service_requests import filing, services
+from service_requests import selectors, services
 from service_requests.models import EventKind, SatisfactionResponse, ServiceRequest
 from tests.e2e.test_civilian_journey import _sign_in
 from tests.service_requests.conftest import fresh_rate_limits  # noqa: F401 (a fixture)
@@ -115,7 +115,7 @@ def test_a_civilian_files_without_an_account_and_follows_it_to_the_end(
     check_accessible(page, "confirmation")
     tracking_number = page.locator("#tracking-number").inner_text().strip()
     filed = ServiceRequest.objects.get(tracking_number=tracking_number)
-    assert filed.requester.username.startswith(filing.GUEST_PREFIX)
+    assert filed.requester.username.startswith(selectors.GUEST_PREFIX)
     assert filed.language == language
     assert [a.name for a in filed.attachments.all()] == ["lease.pdf"]
 

@@ -14,9 +14,11 @@ SPANISH_PO = ROOT / "locale" / "es" / "LC_MESSAGES" / "django.po"
 SPANISH_MO = SPANISH_PO.with_suffix(".mo")
 
 # The civilian-facing sources (the same scope as scripts/makemessages.sh): every template but
-# the staff screens, and service_requests' code but its staff admin and API.
+# the staff screens, and the code of service_requests and participants but their staff admin
+# and API.
+PUBLIC_PACKAGES = ("service_requests", "participants")
 PUBLIC_TEMPLATE_EXCLUDES = ("governance", "allocations", "admin")
-PUBLIC_PYTHON_EXCLUDES = ("admin.py", "api.py", "migrations", "management")
+PUBLIC_PYTHON_EXCLUDES = ("admin", "admin.py", "api.py", "migrations", "management")
 
 
 @dataclass
@@ -129,14 +131,15 @@ def _public_sources(destination: Path) -> None:
         target = destination / "templates" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    package = ROOT / "service_requests"
-    for path in package.rglob("*.py"):
-        relative = path.relative_to(package)
-        if relative.parts[0] in PUBLIC_PYTHON_EXCLUDES or "__pycache__" in relative.parts:
-            continue
-        target = destination / "service_requests" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+    for name in PUBLIC_PACKAGES:
+        package = ROOT / name
+        for path in package.rglob("*.py"):
+            relative = path.relative_to(package)
+            if relative.parts[0] in PUBLIC_PYTHON_EXCLUDES or "__pycache__" in relative.parts:
+                continue
+            target = destination / name / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
 
 
 def extract_with_makemessages(workdir: Path) -> list[Entry]:

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core import mail, signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from service_requests import filing
+from service_requests import selectors, services
 from service_requests.models import (
     Attachment,
     DraftFile,
@@ -185,9 +185,9 @@ def test_another_accounts_draft_is_not_used(client, civilian, other_civilian, in
     client.force_login(civilian)
     _details(client, inspection)
     draft = RequestDraft.objects.get()
-    assert filing.draft_of(draft_id=draft.pk, user=other_civilian) is None
-    assert filing.draft_of(draft_id="not-a-uuid", user=civilian) is None
-    assert filing.draft_of(draft_id=draft.pk, user=civilian) == draft
+    assert selectors.draft_of(draft_id=draft.pk, user=other_civilian) is None
+    assert selectors.draft_of(draft_id="not-a-uuid", user=civilian) is None
+    assert selectors.draft_of(draft_id=draft.pk, user=civilian) == draft
 
 
 def test_without_an_account_the_request_is_filed_once_the_emailed_link_is_followed(
@@ -216,7 +216,7 @@ def test_without_an_account_the_request_is_filed_once_the_emailed_link_is_follow
         filed_response = other_browser.post(link)
     filed = ServiceRequest.objects.get()
     assert filed_response["Location"] == f"/requests/{filed.tracking_number}/confirmation/"
-    assert filed.requester.username.startswith(filing.GUEST_PREFIX)
+    assert filed.requester.username.startswith(selectors.GUEST_PREFIX)
     assert not filed.requester.has_usable_password()
     assert filed.requester.email == ""
     assert [a.name for a in filed.attachments.all()] == ["lease.pdf"]
@@ -274,7 +274,7 @@ def test_a_tampered_or_expired_link_files_nothing(
 def test_a_forged_signature_for_a_real_draft_is_refused(client, inspection):
     _to_review(client, inspection)
     draft = RequestDraft.objects.get()
-    forged = signing.TimestampSigner(salt=filing.VERIFY_SALT).sign(f"{draft.pk}:")
+    forged = signing.TimestampSigner(salt=selectors.VERIFY_SALT).sign(f"{draft.pk}:")
     assert client.post(f"/requests/new/verify/{forged}/").status_code == 400
     assert not ServiceRequest.objects.exists()
 
@@ -297,7 +297,7 @@ def test_a_civilian_claims_a_request_filed_with_their_verified_email(
     refused = client.post("/requests/claim/", {"tracking_number": filed.tracking_number})
     assert refused["Location"] == "/requests/"
     filed = ServiceRequest.objects.get(pk=filed.pk)
-    assert filed.requester.username.startswith(filing.GUEST_PREFIX)
+    assert filed.requester.username.startswith(selectors.GUEST_PREFIX)
 
     client.force_login(civilian)
     page = client.get("/requests/").content.decode()
@@ -314,15 +314,15 @@ def test_a_civilian_claims_a_request_filed_with_their_verified_email(
     )
     assert filed.events.filter(kind=EventKind.CLAIMED, actor=civilian).exists()
     assert 'id="claimable"' not in client.get("/requests/").content.decode()
-    with pytest.raises(filing.services.RequestError):
-        filing.request_claim(actor=civilian, request_id=filed.pk)
+    with pytest.raises(services.RequestError):
+        services.request_claim(actor=civilian, request_id=filed.pk)
 
 
 def test_the_same_email_files_again_under_the_same_guest(
     client, inspection, django_capture_on_commit_callbacks
 ):
     first = _guest_request(client, inspection, django_capture_on_commit_callbacks)
-    assert filing.guest_user_for("ALICE@example.test ") == first.requester
+    assert services.guest_user_for("ALICE@example.test ") == first.requester
 
 
 def test_the_review_page_warns_of_a_very_similar_open_request(client, civilian, inspection):
@@ -349,9 +349,9 @@ def test_no_warning_for_a_different_request_or_someone_elses(
 
 
 def test_similarity_ignores_case_accents_and_short_words():
-    assert filing.similarity("La escalera está rota", "LA ESCALERA ESTA ROTA") == 1.0
-    assert filing.similarity("broken stairs", "") == 0.0
-    assert filing.similarity("broken basement stairs", "noisy neighbours upstairs") == 0.0
+    assert selectors.similarity("La escalera está rota", "LA ESCALERA ESTA ROTA") == 1.0
+    assert selectors.similarity("broken stairs", "") == 0.0
+    assert selectors.similarity("broken basement stairs", "noisy neighbours upstairs") == 0.0
 
 
 def test_stale_drafts_are_purged_with_their_files(client, civilian, inspection, private_media):
@@ -359,8 +359,8 @@ def test_stale_drafts_are_purged_with_their_files(client, civilian, inspection, 
     _details(client, inspection)
     client.post(STEP.format("documents"), {"attachments": [_file("lease.pdf", PDF)], "add": "1"})
     path = private_media / DraftFile.objects.get().file.name
-    assert filing.drafts_purge(older_than=timedelta(days=1)) == 0
-    assert filing.drafts_purge(older_than=timedelta(seconds=-1)) >= 1
+    assert services.drafts_purge(older_than=timedelta(days=1)) == 0
+    assert services.drafts_purge(older_than=timedelta(seconds=-1)) >= 1
     assert not RequestDraft.objects.exists()
     assert not path.exists()
     schedule = django_settings.CELERY_BEAT_SCHEDULE["purge-stale-drafts"]

@@ -9,8 +9,8 @@ from allocations import services
 from allocations.models import Claim, Fund
 from core import events
 from governance import services as governance
-from service_requests import funding
 from service_requests.models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
+from service_requests.services import funding
 from tests.allocations.conftest import approved_round
 from tests.builders import pending_approval, status_of
 

@@ -14,7 +14,7 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from service_requests import services, views
+from service_requests import services, tracking
 from tests.builders import submitted
 from tests.conftest import SESSION_QUERIES
 
@@ -277,11 +277,11 @@ def test_a_lookup_grants_by_a_signed_http_only_cookie_and_writes_no_session(clie
     sessions = Session.objects.count()
     response = _lookup(client, filed)
     assert response.status_code == 302
-    cookie = response.cookies[views.TRACK_COOKIE_NAME]
+    cookie = response.cookies[tracking.TRACK_COOKIE_NAME]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert int(cookie["max-age"]) == 60 * 60
-    grants = signing.loads(cookie.value, salt=views.TRACK_COOKIE_SALT)
+    grants = signing.loads(cookie.value, salt=tracking.TRACK_COOKIE_SALT)
     assert list(grants) == [filed.tracking_number]
     assert 0 < grants[filed.tracking_number] - time.time() <= 60 * 60
     assert Session.objects.count() == sessions
@@ -304,12 +304,12 @@ def test_the_grant_is_bound_to_its_tracking_number(client, filed, civilian, insp
 def test_a_forged_or_altered_grant_cookie_is_ignored(client, filed, civilian, inspection):
     other = submitted(civilian, inspection)
     far = int(time.time()) + 3600
-    client.cookies[views.TRACK_COOKIE_NAME] = signing.dumps({other.tracking_number: far})
+    client.cookies[tracking.TRACK_COOKIE_NAME] = signing.dumps({other.tracking_number: far})
     assert client.get(f"/requests/{other.tracking_number}/").status_code == 302
     assert _lookup(client, filed).status_code == 302
-    value = client.cookies[views.TRACK_COOKIE_NAME].value
+    value = client.cookies[tracking.TRACK_COOKIE_NAME].value
     flipped = "B" if value[6] == "A" else "A"
-    client.cookies[views.TRACK_COOKIE_NAME] = value[:6] + flipped + value[7:]
+    client.cookies[tracking.TRACK_COOKIE_NAME] = value[:6] + flipped + value[7:]
     assert client.get(f"/requests/{other.tracking_number}/").status_code == 302
     assert client.get(f"/requests/{filed.tracking_number}/").status_code == 302
 

@@ -14,6 +14,7 @@ from django.utils import translation
 
 from service_requests import messages as standard
 from service_requests import services
+from service_requests.models import ServiceRequest
 from tests.builders import submitted
 
 from .gettext_catalogue import (
@@ -170,7 +171,7 @@ def test_spanish_speakers_get_their_emails_in_spanish(
             },
         )
     assert response.status_code == 302
-    filed = services.ServiceRequest.objects.get()
+    filed = ServiceRequest.objects.get()
     assert filed.language == "es"
     (email,) = mail.outbox
     assert email.subject == f"{filed.tracking_number}: Recibida"

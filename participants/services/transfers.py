@@ -13,7 +13,7 @@ governance decides the large ones. This module is the glue between them, which n
   opens under the program `HMS_LEDGER_PARTICIPANT_APPROVAL_PROGRAM`, with the participant as
   maker, so governance never lets them approve it themselves.
 - `participant_transfer_on_decision` is that subject kind's decision handler (registered in
-  `ServiceRequestsConfig.ready()`): approve posts the pending transfer, reject, return and recall
+  `ParticipantsConfig.ready()`): approve posts the pending transfer, reject, return and recall
   void it, each exactly once.
 
 The case and its pending transfer find each other by the transfer's reference,
@@ -37,11 +37,11 @@ from django.utils.translation import gettext_lazy
 from core.locks import advisory_xact_lock
 from core.money import format_money
 from governance import services as governance
-from governance.models import Program
-from ledger import conf as ledger_conf
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger
 from ledger.models import PARTICIPANT_KINDS, Account, OwnerKind, Transfer, TransferKind
+
+from .. import selectors
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -81,17 +81,6 @@ class TransferOutcome:
     @property
     def waiting(self) -> bool:
         return self.transfer.kind == TransferKind.PENDING
-
-
-def participant_accounts(*, user: User) -> list[Account]:
-    """The accounts the portfolio shows as the user's own."""
-    return list(
-        ledger_selectors.accounts_owned_by(owner_kind=OwnerKind.CIVILIAN, owner_ref=str(user.pk))
-    )
-
-
-def approval_threshold() -> int:
-    return int(ledger_conf.get("PARTICIPANT_APPROVAL_ABOVE_MINOR"))
 
 
 def ledger_key(*, user: User, key: str) -> str:
@@ -167,7 +156,7 @@ def participant_transfer_make(
         return _replay(found, debit=debit, credit=credit, amount_minor=amount_minor)
     if not second_factor():
         raise TransferRefused(ERR_SECOND_FACTOR, code="second_factor")
-    threshold = approval_threshold()
+    threshold = selectors.approval_threshold()
     if amount_minor <= threshold:
         transfer = ledger.transfer_create(
             actor=actor,
@@ -181,7 +170,7 @@ def participant_transfer_make(
             debit_within_credits=True,
         )
         return TransferOutcome(transfer=transfer, case_id=None, replayed=False)
-    program = _approval_program()
+    program = selectors.approval_program()
     if program is None:
         raise TransferRefused(
             ERR_NO_APPROVER.format(limit=format_money(threshold, debit.currency)),
@@ -214,13 +203,6 @@ def participant_transfer_make(
         debit_within_credits=True,
     )
     return TransferOutcome(transfer=transfer, case_id=case.pk, replayed=False)
-
-
-def _approval_program() -> Program | None:
-    code = ledger_conf.get("PARTICIPANT_APPROVAL_PROGRAM")
-    if not code:
-        return None
-    return Program.objects.filter(code=code, active=True).first()
 
 
 def participant_transfer_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> None:

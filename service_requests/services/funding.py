@@ -1,15 +1,17 @@
-"""Requests whose claims an allocation round granted move to "funded", in bulk.
+"""Requests move to "funded" when their claims are granted: one by one when a finance officer
+grants a fund's waiting claims, in bulk when an allocation round is committed.
 
-Allocations reports the claims a committed round granted through
-`allocations.hooks.on_claims_granted` (registered in `ServiceRequestsConfig.ready()`), inside the
-commit's transaction and with the user who committed the round. A round may grant 100,000
-claims at once, so this is set-based: the requests are locked and read a chunk at a time (one
-query each), moved through their state machine's own transition in memory, written with one
+Allocations announces the claims a committed round granted (`core.events.CLAIMS_GRANTED`,
+subscribed in `ServiceRequestsConfig.ready()`), inside the commit's transaction and with the
+user who committed the round. A round may grant 100,000 claims at once, so
+`requests_on_claims_granted` is set-based: the requests are locked and read a chunk at a time
+(one query each), moved through their state machine's own transition in memory, written with one
 bulk update and one bulk insert of their history rows (the acting user and the reason on each),
-their timeline events written with one bulk insert, their webhook events (for subscribers to
-status changes) written together per chunk, and their emails enqueued after the commit (one
-task per request, through the outbox: a broker that is down delays them, never loses them).
-A request no longer waiting for its money (withdrawn or closed meanwhile) is left as it is.
+their timeline events written with one bulk insert, the facts each transition announces
+gathered per chunk (`core.events.batch()`: the webhook outbox writes them together), and their
+emails enqueued after the commit (one task per request, through the outbox: a broker that is
+down delays them, never loses them). A request no longer waiting for its money (withdrawn or
+closed meanwhile) is left as it is.
 """
 
 from __future__ import annotations
@@ -23,20 +25,56 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.utils import bulk_update_with_history
 
-from allocations import selectors as allocations
+from allocations import selectors as allocations_selectors
+from allocations import services as allocations
+from allocations.models import GRANT_CLAIMS_PERMISSION, Fund
 from core import events
 from core.db import id_in
 from core.money import format_money
-from integrations.services.webhooks import deferred
 
-from . import messages as standard
-from .models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
-from .services import enqueue_notification
+from .. import messages as standard
+from ..errors import RequestError
+from ..models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
+from .common import enqueue_notification, event_record, save_with_history
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from allocations.selectors import GrantedClaim
+
+ERR_NO_GRANT = "Only finance officers may grant a fund's waiting claims."
+
+
+@transaction.atomic
+def requests_fund_waiting(*, actor: User, fund_id: int) -> list[ServiceRequest]:
+    """Grant the fund's waiting claims in turn and move their requests to funded. Finance
+    officers only (`allocations.grant_claims`)."""
+    if not actor.is_active or not actor.has_perm(GRANT_CLAIMS_PERMISSION):
+        raise RequestError(ERR_NO_GRANT, code="forbidden")
+    fund = Fund.objects.get(pk=fund_id)
+    moved = []
+    granted = allocations.claims_grant_waiting(actor=actor, fund=fund)
+    # Lock the requests of the granted claims (one query): a concurrent step on one of them
+    # waits, then finds it funded.
+    requests = {
+        r.claim_id: r for r in ServiceRequest.objects.select_for_update().filter(claim__in=granted)
+    }
+    for claim in granted:
+        request = requests[claim.pk]
+        request.funds_arrived()
+        save_with_history(request, actor=actor, reason="funded")
+        event_record(
+            request,
+            kind=EventKind.FUNDED,
+            actor=actor,
+            message=standard.english(
+                standard.FUNDED_LATER, amount=format_money(claim.granted_minor, claim.currency)
+            ),
+            notify=True,
+        )
+        moved.append(request)
+    return moved
+
 
 # Requests locked, moved and written per chunk (one SELECT ... FOR UPDATE, one UPDATE, two
 # INSERTs per chunk).
@@ -60,16 +98,17 @@ def funded_message(granted: GrantedClaim) -> str:
     return standard.english(standard.FUNDED_LATER, amount=amount)
 
 
+@transaction.atomic(savepoint=False)
 def requests_on_claims_granted(*, claim_ids: Sequence[int], actor: User) -> list[int]:
-    """Move the requests behind `claim_ids` to funded (the hook allocations calls when a round
-    is committed). Runs inside the caller's transaction; returns the ids of the requests moved.
+    """Move the requests behind `claim_ids` to funded (subscribed to the claims a committed round
+    granted). Runs inside the caller's transaction; returns the ids of the requests moved.
     Idempotent: a request already funded is not moved or notified again."""
     moved: list[int] = []
     ordered = sorted(set(claim_ids))
     for start in range(0, len(ordered), CHUNK):
-        # Each transition tells status-change subscribers (webhooks); their events are written
-        # together at the chunk's end, not one by one.
-        with deferred():
+        # Each transition announces its status change; listeners (the webhook outbox) write what
+        # they make of them together at the chunk's end, not one by one.
+        with events.batch():
             moved += _fund_chunk(ordered[start : start + CHUNK], actor=actor)
     return moved
 
@@ -86,12 +125,12 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
     )
     if not requests:
         return []
-    granted = allocations.claims_granted(
+    granted = allocations_selectors.claims_granted(
         claim_ids=[r.claim_id for r in requests if r.claim_id is not None]
     )
     now = timezone.now()
     moving: list[ServiceRequest] = []
-    events: list[RequestEvent] = []
+    timeline: list[RequestEvent] = []
     for request in requests:
         grant = granted.get(request.claim_id)  # type: ignore[arg-type]
         transition = getattr(request, _TRANSITIONS[Status(request.status)])
@@ -100,7 +139,7 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
         transition()
         request.updated_at = now
         moving.append(request)
-        events.append(
+        timeline.append(
             RequestEvent(
                 request=request,
                 kind=EventKind.FUNDED,
@@ -118,7 +157,7 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
         default_change_reason=REASON,
         default_date=now,
     )
-    written = RequestEvent.objects.bulk_create(events, batch_size=CHUNK)
+    written = RequestEvent.objects.bulk_create(timeline, batch_size=CHUNK)
     transaction.on_commit(partial(_enqueue, [event.pk for event in written]))
     return [request.pk for request in moving]
 
@@ -127,8 +166,3 @@ def _enqueue(event_ids: list[int]) -> None:
     """One email task per event; each left pending in the outbox if the broker is down."""
     for event_id in event_ids:
         enqueue_notification(event_id)
-
-
-def register() -> None:
-    """Listen for claims granted by committed allocation rounds (called once, from `ready()`)."""
-    events.subscribe(events.CLAIMS_GRANTED, requests_on_claims_granted)

@@ -18,7 +18,7 @@ from governance.models import Outcome
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger
 from ledger.models import Account, OwnerKind, Transfer, TransferKind
-from service_requests import transfers
+from participants.services import transfers
 from tests.builders import ledger_account, move
 
 pytestmark = pytest.mark.django_db

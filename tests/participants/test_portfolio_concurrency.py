@@ -11,7 +11,7 @@ from django.db import connection
 
 from ledger import services as ledger
 from ledger.models import Account, OwnerKind, Transfer
-from service_requests import transfers
+from participants.services import transfers
 from tests.builders import ledger_account, move
 
 

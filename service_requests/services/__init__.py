@@ -1,0 +1,92 @@
+"""Every change to a civilian's request and to the drafts of requests being filed. One
+transaction each; callers pass the acting user (`actor`, keyword-only, first).
+
+Each service re-reads the request with SELECT ... FOR UPDATE and checks that its state still
+allows the step, so a second click or a stale admin page gets a clear refusal and changes
+nothing. The request's history row names the actor. Emails are outbox rows
+(`RequestEvent.notify`) sent by a task enqueued on commit.
+
+`actor` is the signed-in user. Where no person with an account acts it is None: a visitor
+filing without an account (the draft services) and the outbox's Celery tasks; nothing with a
+history is written under a None actor.
+
+- `requests`: filing a request, its tracking number, assignment, withdrawal.
+- `review`: the review steps, governance's decision, fulfilment.
+- `funding`: requests funded when their claims are granted (one fund's waiting claims, or an
+  allocation round's grants in bulk).
+- `attachments`, `satisfaction`: the civilian's documents and rating.
+- `drafts`: filing in steps, without an account through an emailed link, and claiming.
+- `notifications`: the outbox's emails.
+"""
+
+from ..errors import RequestError, text_validate_printable
+from .attachments import CheckedFile, attachments_add, attachments_validate
+from .drafts import (
+    draft_add_files,
+    draft_remove_file,
+    draft_request_verification,
+    draft_save,
+    draft_submit,
+    drafts_purge,
+    filer_for,
+    guest_user_for,
+    request_claim,
+)
+from .funding import requests_fund_waiting, requests_on_claims_granted
+from .notifications import draft_verification_send, event_email_send
+from .requests import (
+    request_answers,
+    request_assign,
+    request_submit,
+    request_validate_amount,
+    request_validate_answers,
+    request_withdraw,
+    tracking_number_for,
+)
+from .review import (
+    SUBJECT_KIND,
+    request_ask_info,
+    request_fulfil,
+    request_on_decision,
+    request_provide_info,
+    request_recommend,
+    request_start_review,
+)
+from .satisfaction import request_rate, request_validate_rating
+
+__all__ = [
+    "SUBJECT_KIND",
+    "CheckedFile",
+    "RequestError",
+    "attachments_add",
+    "attachments_validate",
+    "draft_add_files",
+    "draft_remove_file",
+    "draft_request_verification",
+    "draft_save",
+    "draft_submit",
+    "draft_verification_send",
+    "drafts_purge",
+    "event_email_send",
+    "filer_for",
+    "guest_user_for",
+    "request_answers",
+    "request_ask_info",
+    "request_assign",
+    "request_claim",
+    "request_fulfil",
+    "request_on_decision",
+    "request_provide_info",
+    "request_rate",
+    "request_recommend",
+    "request_start_review",
+    "request_submit",
+    "request_validate_amount",
+    "request_validate_answers",
+    "request_validate_rating",
+    "request_withdraw",
+    "requests_fund_waiting",
+    "requests_on_claims_granted",
+    "text_validate_printable",
+    "tracking_number_for",
+]
