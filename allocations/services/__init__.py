@@ -21,6 +21,7 @@ from .claims import (
     claim_validate_editable,
     claim_validate_terms,
     claims_grant_waiting,
+    fund_grant_waiting,
 )
 from .commit import round_commit
 from .errors import AllocationError, RoundError
@@ -51,6 +52,7 @@ __all__ = [
     "claim_validate_terms",
     "claims_grant_waiting",
     "fund_credit",
+    "fund_grant_waiting",
     "fund_open",
     "round_cancel",
     "round_commit",

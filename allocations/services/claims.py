@@ -13,12 +13,20 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from core import events
 from core.audit import record_history
 from core.money import format_money
 from ledger import services as ledger
 from ledger.models import Account
 
-from ..models import RUN_ROUND_PERMISSION, Claim, ClaimStatus, Fund, RoundState
+from ..models import (
+    GRANT_CLAIMS_PERMISSION,
+    RUN_ROUND_PERMISSION,
+    Claim,
+    ClaimStatus,
+    Fund,
+    RoundState,
+)
 from ..selectors import fund_available_minor
 from .common import require
 from .errors import AllocationError, RoundError
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 ERR_CLAIM_STATE = "Claim {reference} is {status}; it cannot be {action}."
+ERR_NO_GRANT = "Only finance officers may grant a fund's waiting claims."
 ERR_CURRENCY = "The claim is in {claim}, the fund in {fund}."
 ERR_TERMS_STATE = "Claim {reference} is frozen in round “{round}”: its terms can no longer change."
 ERR_TERMS_STATUS = "Claim {reference} is {status}: its terms no longer matter to any round."
@@ -123,7 +132,9 @@ def claim_submit(
 def claims_grant_waiting(*, actor: User, fund: Fund) -> list[Claim]:
     """Grant waiting claims on `fund` oldest first while the balance covers them; returns those
     granted. A claim too large for what is left does not block smaller ones behind it. Claims
-    held by an allocation round are left to the round."""
+    held by an allocation round are left to the round. The granted claims are announced
+    (`core.events.CLAIMS_GRANTED`), so the app that owns what is behind them acts on them in
+    this transaction."""
     granted = []
     # Lock the waiting claims: two finance officers granting at once grant each claim once.
     waiting = Claim.objects.select_for_update(of=("self",)).filter(
@@ -135,7 +146,20 @@ def claims_grant_waiting(*, actor: User, fund: Fund) -> list[Claim]:
         claim.save()
         if claim.status == ClaimStatus.GRANTED:
             granted.append(claim)
+    if granted:
+        events.announce(events.CLAIMS_GRANTED, claim_ids=[c.pk for c in granted], actor=actor)
     return granted
+
+
+@transaction.atomic
+def fund_grant_waiting(*, actor: User, fund_id: int) -> list[Claim]:
+    """`claims_grant_waiting` for a finance officer's click: granting obligates the fund's
+    money, so only holders of `allocations.grant_claims` may. Returns the claims granted."""
+    if not actor.is_active or not actor.has_perm(GRANT_CLAIMS_PERMISSION):
+        raise AllocationError(ERR_NO_GRANT, code="forbidden")
+    # Lock the fund: two officers granting at once take their turns.
+    fund = Fund.objects.select_for_update().get(pk=fund_id)
+    return claims_grant_waiting(actor=actor, fund=fund)
 
 
 @transaction.atomic

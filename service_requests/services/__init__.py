@@ -32,7 +32,7 @@ from .drafts import (
     guest_user_for,
     request_claim,
 )
-from .funding import requests_fund_waiting, requests_on_claims_granted
+from .funding import requests_on_claims_granted
 from .notifications import draft_verification_send, event_email_send
 from .requests import (
     request_answers,
@@ -85,7 +85,6 @@ __all__ = [
     "request_validate_answers",
     "request_validate_rating",
     "request_withdraw",
-    "requests_fund_waiting",
     "requests_on_claims_granted",
     "text_validate_printable",
     "tracking_number_for",

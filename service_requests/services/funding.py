@@ -1,9 +1,9 @@
 """Requests move to "funded" when their claims are granted: one by one when a finance officer
 grants a fund's waiting claims, in bulk when an allocation round is committed.
 
-Allocations announces the claims a committed round granted (`core.events.CLAIMS_GRANTED`,
-subscribed in `ServiceRequestsConfig.ready()`), inside the commit's transaction and with the
-user who committed the round. A round may grant 100,000 claims at once, so
+Allocations announces the claims it granted (`core.events.CLAIMS_GRANTED`,
+subscribed in `ServiceRequestsConfig.ready()`), inside the granting transaction and with the
+user who granted them. A committed round may grant 100,000 claims at once, so
 `requests_on_claims_granted` is set-based: the requests are locked and read a chunk at a time
 (one query each), moved through their state machine's own transition in memory, written with one
 bulk update and one bulk insert of their history rows (the acting user and the reason on each),
@@ -25,61 +25,24 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.utils import bulk_update_with_history
 
-from allocations import selectors as allocations_selectors
-from allocations import services as allocations
-from allocations.models import GRANT_CLAIMS_PERMISSION, Fund
+from allocations import selectors as allocations
 from core import events
 from core.db import id_in
 from core.money import format_money
 
 from .. import messages as standard
-from ..errors import RequestError
 from ..models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
-from .common import enqueue_notification, event_record, save_with_history
+from .common import enqueue_notification
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from allocations.selectors import GrantedClaim
 
-ERR_NO_GRANT = "Only finance officers may grant a fund's waiting claims."
-
-
-@transaction.atomic
-def requests_fund_waiting(*, actor: User, fund_id: int) -> list[ServiceRequest]:
-    """Grant the fund's waiting claims in turn and move their requests to funded. Finance
-    officers only (`allocations.grant_claims`)."""
-    if not actor.is_active or not actor.has_perm(GRANT_CLAIMS_PERMISSION):
-        raise RequestError(ERR_NO_GRANT, code="forbidden")
-    fund = Fund.objects.get(pk=fund_id)
-    moved = []
-    granted = allocations.claims_grant_waiting(actor=actor, fund=fund)
-    # Lock the requests of the granted claims (one query): a concurrent step on one of them
-    # waits, then finds it funded.
-    requests = {
-        r.claim_id: r for r in ServiceRequest.objects.select_for_update().filter(claim__in=granted)
-    }
-    for claim in granted:
-        request = requests[claim.pk]
-        request.funds_arrived()
-        save_with_history(request, actor=actor, reason="funded")
-        event_record(
-            request,
-            kind=EventKind.FUNDED,
-            actor=actor,
-            message=standard.english(
-                standard.FUNDED_LATER, amount=format_money(claim.granted_minor, claim.currency)
-            ),
-            notify=True,
-        )
-        moved.append(request)
-    return moved
-
-
 # Requests locked, moved and written per chunk (one SELECT ... FOR UPDATE, one UPDATE, two
 # INSERTs per chunk).
 CHUNK = 5_000
-REASON = "funded by an allocation round"
+REASON = "funded: its claim was granted"
 
 # The transition that records a grant, by the status the request waits in.
 _TRANSITIONS = {Status.AWAITING_FUNDS: "funds_arrived", Status.APPROVED: "fund"}
@@ -125,7 +88,7 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
     )
     if not requests:
         return []
-    granted = allocations_selectors.claims_granted(
+    granted = allocations.claims_granted(
         claim_ids=[r.claim_id for r in requests if r.claim_id is not None]
     )
     now = timezone.now()

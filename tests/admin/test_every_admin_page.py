@@ -172,8 +172,6 @@ def test_grant_waiting_claims_is_offered_to_finance_officers_only(
 
 
 def test_granting_waiting_claims_is_refused_to_anyone_but_finance(auditor, reviewer, rent_fund):
-    from service_requests import services
-
     for person in (auditor, reviewer):
-        with pytest.raises(services.RequestError, match="Only finance officers"):
-            services.requests_fund_waiting(actor=person, fund_id=rent_fund.pk)
+        with pytest.raises(allocations.AllocationError, match="Only finance officers"):
+            allocations.fund_grant_waiting(actor=person, fund_id=rent_fund.pk)
