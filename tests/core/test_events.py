@@ -13,15 +13,16 @@ from core import events
 
 
 @pytest.fixture
-def listener() -> Iterator[list[dict[str, Any]]]:
+def listener(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The only subscriber of `round.committed` for the test (the apps' own are set aside)."""
     heard: list[dict[str, Any]] = []
 
     def handler(**data: Any) -> None:
         heard.append(data)
 
+    monkeypatch.setitem(events._handlers, events.ROUND_COMMITTED, [])
     events.subscribe(events.ROUND_COMMITTED, handler)
-    yield heard
-    events.unsubscribe(events.ROUND_COMMITTED, handler)
+    return heard
 
 
 def test_a_subscriber_hears_each_announcement_with_its_data(
