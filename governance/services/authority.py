@@ -28,7 +28,7 @@ from ..models import (
     PolicyStep,
     ProgramGroupObjectPermission,
     ProgramUserObjectPermission,
-    _display_name,
+    display_name,
 )
 from .errors import (
     ERR_DECIDED_ALREADY,
@@ -99,7 +99,7 @@ def check_separation(
     `delegate_of`: `person` is the delegator a delegate would decide for; the messages say so.
     """
     kind = case.kind_label
-    name = _display_name(person)
+    name = display_name(person)
     if case.maker_id == person.pk:
         message = ERR_PRINCIPAL_OWN_SUBJECT if delegate_of else ERR_OWN_SUBJECT
         raise GovernanceError(message.format(kind=kind, delegator=name), code="own_subject")
@@ -154,7 +154,7 @@ def resolve_authority(
     )
     for delegation in candidates if actor.is_active else []:
         delegator = delegation.delegator
-        who = _display_name(delegator)
+        who = display_name(delegator)
         if not delegation.covers(case, order):
             refuse(0, GovernanceError(ERR_DELEGATION_SCOPE, code="delegation_scope"))
             continue
