@@ -11,7 +11,7 @@ class ServiceRequestsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from allocations.models import Fund
-        from governance import registry
+        from core import events
         from governance.models import Program
 
         from . import selectors, services
@@ -25,7 +25,11 @@ class ServiceRequestsConfig(AppConfig):
                     dispatch_uid=f"service-requests-filing-{model.__name__}-{name}",
                 )
 
-        registry.register(services.SUBJECT_KIND, services.request_on_decision)
+        events.subscribe_one(
+            events.CASE_OUTCOME, services.SUBJECT_KIND, services.request_on_decision
+        )
         transfers = import_module("service_requests.transfers")
-        registry.register(transfers.SUBJECT_KIND, transfers.participant_transfer_on_decision)
+        events.subscribe_one(
+            events.CASE_OUTCOME, transfers.SUBJECT_KIND, transfers.participant_transfer_on_decision
+        )
         import_module("service_requests.funding").register()

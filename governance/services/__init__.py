@@ -5,13 +5,13 @@
 - `delegations`: give and revoke delegations, keep their guardian permission in step;
 - `escalation`: warn before deadlines and escalate overdue steps.
 
-Other apps call `governance.services.case_open(...)` and register a handler in
-`governance.registry`; everything they need is importable from here.
+Other apps call `governance.services.case_open(...)` and register the handler of their subject
+kind with `core.events.subscribe_one(core.events.CASE_OUTCOME, kind, handler)`; everything they
+need is importable from here.
 """
 
 from __future__ import annotations
 
-from .authority import Authority, holds_step_authority, resolve_authority
 from .cases import (
     case_apply_policy,
     case_decide,
@@ -41,7 +41,6 @@ from .policies import (
 )
 
 __all__ = [
-    "Authority",
     "GovernanceError",
     "StepSpec",
     "case_apply_policy",
@@ -54,14 +53,12 @@ __all__ = [
     "delegation_revoke",
     "delegation_validate",
     "delegations_sync",
-    "holds_step_authority",
     "policy_activate",
     "policy_create",
     "policy_for_case",
     "policy_new_version",
     "policy_retire",
     "policy_validate_editable",
-    "resolve_authority",
     "step_add",
     "steps_warn_and_escalate",
 ]
