@@ -268,7 +268,7 @@ def decidable_cases(basis: Deciding) -> QuerySet[ApprovalCase]:
     """Open cases the user of `basis` may decide now, each annotated with `grant` (the value
     of the grant expression): the grant, separation of duties, status open."""
     if basis.user_id is None:
-        return ApprovalCase.objects.none()
+        return ApprovalCase.objects.none().annotate(grant=Value(None, IntegerField()))
     return (
         ApprovalCase.objects.filter(status=CaseStatus.OPEN)
         .filter(separated_q(basis.user_id))
