@@ -298,7 +298,7 @@ def own_deciders(case: ApprovalCase, step: PolicyStep | None) -> list[int]:
     decided = Decision.objects.filter(case=case).values_list("decided_by_id", "on_behalf_of_id")
     excluded = {case.maker_id, case.recommender_id}
     for by, behalf in decided:
-        excluded.update({by, behalf})
+        excluded |= {by, behalf}
     ids = users.filter(is_active=True).values_list("pk", flat=True).distinct()
     return sorted(set(ids) - excluded)
 

@@ -1,7 +1,9 @@
 """Every change in governance, one transaction each, with the acting user.
 
 - `cases`: open a case under its policy, decide its steps, recall it, unblock it;
-- `policies`: draft, version, activate and match approval policies;
+- `policies`: draft, version, activate and match approval policies, edit a draft's steps;
+- `programs`: save and delete programs (the admin);
+- `membership`: record changes of group membership;
 - `delegations`: give and revoke delegations, keep their guardian permission in step;
 - `escalation`: warn before deadlines and escalate overdue steps.
 
@@ -33,12 +35,17 @@ from .policies import (
     StepSpec,
     policy_activate,
     policy_create,
+    policy_delete,
+    policy_draft_save,
     policy_for_case,
     policy_new_version,
     policy_retire,
     policy_validate_editable,
     step_add,
+    step_remove,
+    step_save,
 )
+from .programs import program_delete, program_save
 
 __all__ = [
     "GovernanceError",
@@ -55,10 +62,16 @@ __all__ = [
     "delegations_sync",
     "policy_activate",
     "policy_create",
+    "policy_delete",
+    "policy_draft_save",
     "policy_for_case",
     "policy_new_version",
     "policy_retire",
     "policy_validate_editable",
+    "program_delete",
+    "program_save",
     "step_add",
+    "step_remove",
+    "step_save",
     "steps_warn_and_escalate",
 ]

@@ -62,7 +62,10 @@ CLOSING_OUTCOMES = {
     Outcome.RECALL: CaseStatus.RECALLED,
 }
 # The final statuses announced as `core.events.CASE_DECIDED`, with the outcome it names.
-DECIDED_OUTCOMES: dict[str, str] = {CaseStatus.APPROVED: "approved", CaseStatus.REJECTED: "rejected"}
+DECIDED_OUTCOMES: dict[str, str] = {
+    CaseStatus.APPROVED: "approved",
+    CaseStatus.REJECTED: "rejected",
+}
 
 
 def _tell_subject(case: ApprovalCase, decision: Decision, actor: User) -> None:
