@@ -5,7 +5,8 @@
 - `programs`: save and delete programs (the admin);
 - `membership`: record changes of group membership;
 - `delegations`: give and revoke delegations, keep their guardian permission in step;
-- `escalation`: warn before deadlines and escalate overdue steps.
+- `escalation`: warn before deadlines and escalate overdue steps;
+- `authority`: separation of duties, and why a user holds no grant to decide a case.
 
 Other apps call `governance.services.case_open(...)` and register the handler of their subject
 kind with `core.events.subscribe_one(core.events.CASE_OUTCOME, kind, handler)`; everything they
@@ -31,6 +32,7 @@ from .delegations import (
 from .errors import *  # noqa: F403 (the refusal messages are part of this module's interface)
 from .errors import GovernanceError
 from .escalation import steps_warn_and_escalate
+from .membership import membership_changes_record
 from .policies import (
     StepSpec,
     policy_activate,
@@ -60,6 +62,7 @@ __all__ = [
     "delegation_revoke",
     "delegation_validate",
     "delegations_sync",
+    "membership_changes_record",
     "policy_activate",
     "policy_create",
     "policy_delete",
