@@ -31,6 +31,7 @@ class AppendOnlyMixin(models.Model):
 
 
 def display_name(user: object) -> str:
+    """How a person is named on a case and in refusals: their full name, else their username."""
     if user is None:
         return "—"
     full = user.get_full_name()  # type: ignore[attr-defined]
