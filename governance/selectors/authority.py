@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from ..models import (
@@ -85,10 +85,14 @@ class AuthorityMap:
     groups: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     active: set[int] = field(default_factory=set)
     superusers: set[int] = field(default_factory=set)
+    # The cases (of those asked about) each person already decided on, in person or through a
+    # delegate: a short list, read once.
+    decided: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
-def authority_map(people: Iterable[Any]) -> AuthorityMap:
-    """Three queries at most: memberships, direct and group program permissions."""
+def authority_map(people: Iterable[Any], *, cases: Q) -> AuthorityMap:
+    """Four queries at most: memberships, direct and group program permissions, and the
+    decisions these people made on the cases `cases` selects (a filter on `Decision`)."""
     people = list(people)
     result = AuthorityMap()
     ids = [p.pk for p in people]
@@ -119,6 +123,13 @@ def authority_map(people: Iterable[Any]) -> AuthorityMap:
             for group_id in groups:
                 for codename, programs in held.items():
                     programs[user_id] |= by_group[(codename, group_id)]
+    decided = Decision.objects.filter(cases).filter(
+        Q(decided_by_id__in=ids) | Q(on_behalf_of_id__in=ids)
+    )
+    for case_id, by, behalf in decided.values_list("case_id", "decided_by_id", "on_behalf_of_id"):
+        for person in (by, behalf):
+            if person in ids:
+                result.decided[person].add(case_id)
     return result
 
 
@@ -166,13 +177,11 @@ def _escalation_q(person_id: int, authority: AuthorityMap) -> Q:
     )
 
 
-def separated_q(person_id: int) -> Q:
+def separated_q(person_id: int, authority: AuthorityMap) -> Q:
     """Cases `person_id` may decide as far as separation of duties goes: they neither made
     nor recommended it, nor decided on it (in person or through a delegate)."""
-    decided = Decision.objects.filter(case_id=OuterRef("pk")).filter(
-        Q(decided_by_id=person_id) | Q(on_behalf_of_id=person_id)
-    )
-    return ~Q(maker_id=person_id) & ~Q(recommender_id=person_id) & Q(~Exists(decided))
+    decided = sorted(authority.decided.get(person_id, set()))
+    return ~Q(maker_id=person_id) & ~Q(recommender_id=person_id) & ~Q(pk__in=decided)
 
 
 def _delegation_q(delegation: Delegation, authority: AuthorityMap) -> Q:
@@ -193,7 +202,7 @@ def _delegation_q(delegation: Delegation, authority: AuthorityMap) -> Q:
         & (Q(currency=delegation.currency) | Q(currency=""))
     )
     delegator = delegation.delegator_id
-    return q & _step_authority_q(delegator, authority) & separated_q(delegator)
+    return q & _step_authority_q(delegator, authority) & separated_q(delegator, authority)
 
 
 def _grant_conditions(
@@ -260,13 +269,15 @@ class Deciding:
         return Grant("delegation", by_id[code])
 
 
-def deciding(*, user: Any, now: datetime) -> Deciding:
-    """Read what `user`'s grants depend on at `now` (four queries at most)."""
+def deciding(*, user: Any, now: datetime, case: ApprovalCase | None = None) -> Deciding:
+    """Read what `user`'s grants depend on at `now`, for `case` or for every open case (five
+    queries at most)."""
     if not user.is_authenticated or not user.is_active:
         return Deciding(None, [], AuthorityMap())
     delegations = usable_delegations(user=user, now=now)
     people = [user, *{d.delegator_id: d.delegator for d in delegations}.values()]
-    return Deciding(user.pk, delegations, authority_map(people))
+    cases = Q(case_id=case.pk) if case is not None else Q(case__status=CaseStatus.OPEN)
+    return Deciding(user.pk, delegations, authority_map(people, cases=cases))
 
 
 def decision_authority(
@@ -275,7 +286,7 @@ def decision_authority(
     """The grant under which `user` may decide the open step of `case` at `now` (default:
     now), or None. Separation of duties for `user` and the case's status are not part of it
     (the decision check names those refusals apart)."""
-    basis = deciding(user=user, now=now or timezone.now())
+    basis = deciding(user=user, now=now or timezone.now(), case=case)
     if basis.user_id is None:
         return None
     code = (
@@ -289,13 +300,14 @@ def decision_authority(
 
 def decidable_cases(basis: Deciding) -> QuerySet[ApprovalCase]:
     """Open cases the user of `basis` may decide now, each annotated with `grant` (the value
-    of the grant expression): the grant, separation of duties, status open."""
+    of the grant expression): the grant, separation of duties, status open. `basis` is read
+    by `deciding()` for every open case (no `case`)."""
     if basis.user_id is None:
         return ApprovalCase.objects.none().annotate(grant=Value(None, IntegerField()))
     return (
         ApprovalCase.objects.filter(status=CaseStatus.OPEN)
         .filter(basis.any_grant)
-        .filter(separated_q(basis.user_id))
+        .filter(separated_q(basis.user_id, basis.authority))
         .annotate(grant=basis.grant)
     )
 

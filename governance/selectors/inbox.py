@@ -2,7 +2,7 @@
 reads, and delegations given and received.
 
 The inbox runs a fixed number of queries whatever the number of cases: the user's delegations
-and the authority of the user and their delegators are read in four small queries and turned
+and the authority of the user and their delegators are read in five small queries and turned
 into one expression (`selectors.authority`), and the page of cases is one query plus its rows.
 """
 
