@@ -6,8 +6,8 @@ class AllocationsConfig(AppConfig):
     verbose_name = "Allocations"
 
     def ready(self) -> None:
-        from governance import registry
+        from core import events
 
         from .services import rounds
 
-        registry.register(rounds.SUBJECT_KIND, rounds.round_on_decision)
+        events.subscribe_one(events.CASE_OUTCOME, rounds.SUBJECT_KIND, rounds.round_on_decision)

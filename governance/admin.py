@@ -8,6 +8,7 @@ a draft in force, retiring the version before it. Cases, decisions and delegatio
 read-only here; they change only through `governance.services` (the workflow screens), apart
 from the administrators' actions below, which call those services. The group membership
 record is read-only too: it is written when a membership changes (`governance.membership`).
+Every change made here goes through `governance.services`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -32,7 +33,6 @@ from core.admin import (
     SuperuserConfigAdminMixin,
     format_money,
 )
-from core.audit import record_history
 
 from . import services
 from .models import (
@@ -86,6 +86,16 @@ class ProgramAdmin(ReinforcedGuardedModelAdminMixin, SuperuserConfigAdminMixin, 
     search_fields = ("code", "name")
     list_select_related = ()
     ordering = ("name",)
+
+    def save_model(self, request: HttpRequest, obj: Program, form: ModelForm, change: bool) -> None:
+        services.program_save(actor=request.user, program=obj, reason="edited in the admin")  # type: ignore[arg-type]
+
+    def delete_model(self, request: HttpRequest, obj: Program) -> None:
+        services.program_delete(actor=request.user, program_id=obj.pk)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Program]) -> None:
+        for program in queryset:
+            self.delete_model(request, program)
 
 
 class PolicyStepInline(TabularInline):
@@ -185,13 +195,7 @@ class ApprovalPolicyAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
                 )
                 request._new_policy_version = draft  # type: ignore[attr-defined]
                 return
-        else:
-            latest = ApprovalPolicy.objects.filter(code=obj.code).aggregate(v=Max("version"))["v"]
-            obj.version = (latest or 0) + 1
-            obj.status = PolicyStatus.DRAFT
-            obj.created_by = request.user  # type: ignore[assignment]
-        record_history(obj, actor=request.user, reason="edited in the admin")
-        obj.save()
+        services.policy_draft_save(actor=request.user, policy=obj)  # type: ignore[arg-type]
 
     def save_related(
         self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
@@ -203,6 +207,24 @@ class ApprovalPolicyAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
                 formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             return
         super().save_related(request, form, formsets, change)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
+    ) -> None:
+        """The draft's steps, each through the services. The formset only builds the rows
+        (`commit=False`) and fills the lists the admin's change message reads."""
+        actor = request.user
+        for step in formset.save(commit=False):  # builds the rows, writes nothing
+            services.step_save(actor=actor, step=step)  # type: ignore[arg-type]
+        for step in formset.deleted_objects:
+            services.step_remove(actor=actor, step_id=step.pk)  # type: ignore[arg-type]
+
+    def delete_model(self, request: HttpRequest, obj: ApprovalPolicy) -> None:
+        services.policy_delete(actor=request.user, policy_id=obj.pk)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApprovalPolicy]) -> None:
+        for policy in queryset:
+            self.delete_model(request, policy)
 
     def response_change(self, request: HttpRequest, obj: ApprovalPolicy) -> HttpResponse:
         draft = getattr(request, "_new_policy_version", None)

@@ -1,5 +1,6 @@
-"""Group membership with history: every change is written to `GroupMembershipChange`, and the
-members of a group at any past moment are rebuilt from those rows.
+"""Group membership with history: every change is written to `GroupMembershipChange` (the
+members of a group at any past moment are rebuilt from those rows by
+`governance.selectors.membership.members_as_of`).
 
 Changes made through the relation's managers (`user.groups.add/remove/set/clear`,
 `group.user_set.…`, the admin's user form) send `m2m_changed`, which `record_change` turns
@@ -12,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed
-from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from core.audit import system_user
 
-from .models import GroupMembershipChange, MembershipAction
+from .models import MembershipAction
+from .services.membership import membership_changes_record
 
 # The user a command or an import names as the maker of the membership changes it causes.
 _explicit_actor: ContextVar[Any] = ContextVar("governance_membership_actor", default=None)
@@ -81,14 +80,9 @@ def _current_pairs(
 
 
 def _write(pairs: Iterable[tuple[int, int]], action: str) -> None:
-    pairs = sorted(set(pairs))
-    if not pairs:
-        return
-    actor, now = _actor(), timezone.now()
-    GroupMembershipChange.objects.bulk_create(
-        GroupMembershipChange(group_id=g, user_id=u, action=action, at=now, actor=actor)
-        for g, u in pairs
-    )
+    pairs = list(pairs)
+    if pairs:
+        membership_changes_record(actor=_actor(), pairs=pairs, action=action)
 
 
 def record_change(
@@ -119,46 +113,3 @@ def connect() -> None:
         sender=get_user_model().groups.through,
         dispatch_uid="governance.membership.record_change",
     )
-
-
-@dataclass(frozen=True)
-class Membership:
-    """A user's membership of a group at a moment; `since_recording` is set when the only
-    evidence is the snapshot taken when recording began, after the moment asked about."""
-
-    group_id: int
-    user_id: int
-    since_recording: datetime | None = None
-
-
-def members_as_of(group_ids: Iterable[int], moment: datetime) -> list[Membership]:
-    """The members of each of `group_ids` at `moment`, rebuilt from the recorded changes.
-
-    A pair whose last change at or before `moment` is an addition (or the starting snapshot) was
-    a member. A pair with no change by then but whose first record is the starting snapshot
-    was a member when recording began, and nothing is known of earlier: it is listed with
-    `since_recording`, so the report shows the gap instead of hiding it. Two queries.
-    """
-    ids = list(group_ids)
-    if not ids:
-        return []
-    changes = GroupMembershipChange.objects.filter(group_id__in=ids).order_by("at", "pk")
-    state: dict[tuple[int, int], str] = {}
-    for group_id, user_id, action in changes.filter(at__lte=moment).values_list(
-        "group_id", "user_id", "action"
-    ):
-        state[(group_id, user_id)] = action
-    found = [
-        Membership(group_id, user_id)
-        for (group_id, user_id), action in state.items()
-        if action != MembershipAction.REMOVED
-    ]
-    first_later: dict[tuple[int, int], tuple[str, datetime]] = {}
-    for group_id, user_id, action, at in changes.filter(at__gt=moment).values_list(
-        "group_id", "user_id", "action", "at"
-    ):
-        first_later.setdefault((group_id, user_id), (action, at))
-    for pair, (action, at) in first_later.items():
-        if pair not in state and action == MembershipAction.PRESENT:
-            found.append(Membership(pair[0], pair[1], since_recording=at))
-    return sorted(found, key=lambda m: (m.group_id, m.user_id))

@@ -1,4 +1,5 @@
-"""Celery tasks of governance: delegation permissions, deadlines, and emails.
+"""Celery tasks of governance: delegation permissions and deadlines (the emails are sent by
+`governance.emails.notify_users`).
 
 Beat runs `sync_delegations` and `escalate_overdue` (see docs/governance.md for the schedule).
 Each is idempotent: a run that repeats, or two that overlap, change nothing more.
@@ -7,8 +8,6 @@ Each is idempotent: a run that repeats, or two that overlap, change nothing more
 from __future__ import annotations
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.utils import timezone
 
 from core.audit import system_user
@@ -27,17 +26,3 @@ def sync_delegations() -> dict[str, int]:
 def escalate_overdue() -> dict[str, int]:
     """Warn the deciders of steps nearing their deadline; escalate those past it (once)."""
     return services.steps_warn_and_escalate(actor=system_user(), now=timezone.now())
-
-
-@shared_task(
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_kwargs={"max_retries": 5},
-)
-def notify_users(user_ids: list[int], subject: str, body: str) -> int:
-    """Email each of the users (one message each, so no address is shown to another)."""
-    sent = 0
-    for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True).exclude(email=""):
-        sent += send_mail(f"[HMS] {subject}", body, None, [user.email])
-    return sent

@@ -8,8 +8,10 @@ class ParticipantsConfig(AppConfig):
     verbose_name = "Participants"
 
     def ready(self) -> None:
-        from governance import registry
+        from core import events
 
         from . import services
 
-        registry.register(services.SUBJECT_KIND, services.participant_transfer_on_decision)
+        events.subscribe_one(
+            events.CASE_OUTCOME, services.SUBJECT_KIND, services.participant_transfer_on_decision
+        )

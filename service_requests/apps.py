@@ -13,7 +13,6 @@ class ServiceRequestsConfig(AppConfig):
 
         from allocations.models import Fund
         from core import events
-        from governance import registry
         from governance.models import Program
 
         from . import receivers, selectors, services
@@ -32,7 +31,9 @@ class ServiceRequestsConfig(AppConfig):
             dispatch_uid="service-requests-status-changed",
         )
 
-        registry.register(services.SUBJECT_KIND, services.request_on_decision)
+        events.subscribe_one(
+            events.CASE_OUTCOME, services.SUBJECT_KIND, services.request_on_decision
+        )
         events.subscribe(events.CLAIMS_GRANTED, services.requests_on_claims_granted)
         # The services enqueue the outbox's tasks by name: register them in every process.
         import_module("service_requests.tasks")

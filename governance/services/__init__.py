@@ -1,17 +1,20 @@
 """Every change in governance, one transaction each, with the acting user.
 
 - `cases`: open a case under its policy, decide its steps, recall it, unblock it;
-- `policies`: draft, version, activate and match approval policies;
+- `policies`: draft, version, activate and match approval policies, edit a draft's steps;
+- `programs`: save and delete programs (the admin);
+- `membership`: record changes of group membership;
 - `delegations`: give and revoke delegations, keep their guardian permission in step;
-- `escalation`: warn before deadlines and escalate overdue steps.
+- `escalation`: warn before deadlines and escalate overdue steps;
+- `authority`: separation of duties, and why a user holds no grant to decide a case.
 
-Other apps call `governance.services.case_open(...)` and register a handler in
-`governance.registry`; everything they need is importable from here.
+Other apps call `governance.services.case_open(...)` and register the handler of their subject
+kind with `core.events.subscribe_one(core.events.CASE_OUTCOME, kind, handler)`; everything they
+need is importable from here.
 """
 
 from __future__ import annotations
 
-from .authority import Authority, holds_step_authority, resolve_authority
 from .cases import (
     case_apply_policy,
     case_decide,
@@ -29,19 +32,24 @@ from .delegations import (
 from .errors import *  # noqa: F403 (the refusal messages are part of this module's interface)
 from .errors import GovernanceError
 from .escalation import steps_warn_and_escalate
+from .membership import membership_changes_record
 from .policies import (
     StepSpec,
     policy_activate,
     policy_create,
+    policy_delete,
+    policy_draft_save,
     policy_for_case,
     policy_new_version,
     policy_retire,
     policy_validate_editable,
     step_add,
+    step_remove,
+    step_save,
 )
+from .programs import program_delete, program_save
 
 __all__ = [
-    "Authority",
     "GovernanceError",
     "StepSpec",
     "case_apply_policy",
@@ -54,14 +62,19 @@ __all__ = [
     "delegation_revoke",
     "delegation_validate",
     "delegations_sync",
-    "holds_step_authority",
+    "membership_changes_record",
     "policy_activate",
     "policy_create",
+    "policy_delete",
+    "policy_draft_save",
     "policy_for_case",
     "policy_new_version",
     "policy_retire",
     "policy_validate_editable",
-    "resolve_authority",
+    "program_delete",
+    "program_save",
     "step_add",
+    "step_remove",
+    "step_save",
     "steps_warn_and_escalate",
 ]

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core import events
 from core.audit import record_history
 
-from .. import conf, registry
+from .. import conf
 from ..models import (
     DECIDER_OUTCOMES,
     OPEN_CASE_STATUSES,
@@ -32,8 +33,9 @@ from ..models import (
     Program,
     StepMode,
 )
+from ..selectors.authority import Grant, decision_authority, own_deciders
 from . import notify
-from .authority import Authority, check_separation, own_deciders, resolve_authority
+from .authority import check_separation, refusal
 from .errors import (
     ERR_ADMIN_ONLY,
     ERR_BLOCKED,
@@ -59,6 +61,30 @@ CLOSING_OUTCOMES = {
     Outcome.RETURN: CaseStatus.RETURNED,
     Outcome.RECALL: CaseStatus.RECALLED,
 }
+# The final statuses announced as `core.events.CASE_DECIDED`, with the outcome it names.
+DECIDED_OUTCOMES: dict[str, str] = {
+    CaseStatus.APPROVED: "approved",
+    CaseStatus.REJECTED: "rejected",
+}
+
+
+def _tell_subject(case: ApprovalCase, decision: Decision, actor: User) -> None:
+    """Hand the final outcome to the app that owns the subject, inside this transaction: the
+    one handler registered for the case's subject kind (`core.events.CASE_OUTCOME`). It is
+    called once per case, with `decision.outcome` one of:
+
+    - `approve`: the last applicable step was approved (earlier steps' approvals do not call it);
+    - `reject`: final, with the decider's reason;
+    - `return`: sent back to review with a reason; a new recommendation opens a new case;
+    - `recall`: the maker withdrew the case before any decision (`decision.decided_by` is the
+      maker).
+
+    `decision.on_behalf_of` names the delegator when a delegate decided. If the handler refuses
+    (raises), the decision is not recorded either.
+    """
+    events.announce_to_one(
+        events.CASE_OUTCOME, case.subject_kind, case=case, decision=decision, actor=actor
+    )
 
 
 def _event(
@@ -251,23 +277,21 @@ def _current_step(case: ApprovalCase) -> CaseStep | None:
     )
 
 
-def case_validate_decider(
-    *, actor: User, case: ApprovalCase, now: datetime | None = None
-) -> Authority:
-    """The authority `actor` may decide the case's open step with, or a refusal.
+def case_validate_decider(*, actor: User, case: ApprovalCase, now: datetime | None = None) -> Grant:
+    """The grant under which `actor` may decide the case's open step, or a refusal.
 
-    The authority for the case's current (or last) step first, then separation of duties
-    (maker, recommender, anyone who decided, in person or through a delegate), then the case's
-    state: an outsider learns nothing about the case, a second click hears it was decided.
+    The grant for the case's current (or last) step first (`selectors.decision_authority`),
+    then separation of duties (maker, recommender, anyone who decided, in person or through a
+    delegate), then the case's state: an outsider learns nothing about the case, a second click
+    hears it was decided.
     """
+    now = now or timezone.now()
     decisions = list(case.decisions.all())
-    authority = resolve_authority(
-        actor=actor,
-        case=case,
-        case_step=_current_step(case),
-        decisions=decisions,
-        now=now or timezone.now(),
-    )
+    grant = decision_authority(user=actor, case=case, now=now)
+    if grant is None:
+        raise refusal(
+            actor=actor, case=case, case_step=_current_step(case), decisions=decisions, now=now
+        )
     check_separation(actor, case, decisions)
     if case.status == CaseStatus.BLOCKED:
         raise GovernanceError(ERR_BLOCKED.format(reason=case.blocked_reason), code="blocked")
@@ -275,7 +299,7 @@ def case_validate_decider(
         raise GovernanceError(
             ERR_NOT_OPEN.format(status=case.get_status_display().lower()), code="not_open"
         )
-    return authority
+    return grant
 
 
 def case_validate_reason(*, step: PolicyStep | None, outcome: str, reason: str) -> None:
@@ -364,7 +388,7 @@ def case_decide(
         raise GovernanceError(ERR_OUTCOME, code="outcome")
     now = now or timezone.now()
     case = _locked(case_id)
-    authority = case_validate_decider(actor=actor, case=case, now=now)
+    grant = case_validate_decider(actor=actor, case=case, now=now)
     case_step = _current_step(case)
     case_validate_reason(step=case_step.step if case_step else None, outcome=outcome, reason=reason)
     try:
@@ -373,16 +397,16 @@ def case_decide(
                 case=case,
                 case_step=case_step,
                 decided_by=actor,
-                on_behalf_of=authority.principal,
-                delegation=authority.delegation,
+                on_behalf_of=grant.principal,
+                delegation=grant.delegation,
                 outcome=outcome,
                 reason=reason,
             )
     except IntegrityError:
         raise GovernanceError(ERR_DECIDED_ALREADY, code="decided_already") from None
-    how = {"own": "", "escalation": " (escalated step)", "delegation": ""}[authority.kind]
-    if authority.delegation is not None:
-        how = f" (delegation #{authority.delegation.pk})"
+    how = {"own": "", "escalation": " (escalated step)", "delegation": ""}[grant.kind]
+    if grant.delegation is not None:
+        how = f" (delegation #{grant.delegation.pk})"
     _event(
         case,
         CaseEventKind.DECISION,
@@ -407,7 +431,9 @@ def case_decide(
     record_history(case, actor=actor, reason=f"{outcome}: {reason}"[:100])
     case.save(update_fields=["status", "decided_at", "current_step", "due_at"])
     if final:
-        registry.handler_for(case.subject_kind)(case, decision, actor)
+        if case.status in DECIDED_OUTCOMES:
+            events.announce(events.CASE_DECIDED, case=case, outcome=DECIDED_OUTCOMES[case.status])
+        _tell_subject(case, decision, actor)
     return decision
 
 
@@ -444,5 +470,5 @@ def case_recall(*, actor: User, case_id: int, reason: str = "") -> Decision:
     _close(case, CaseStatus.RECALLED, actor=actor, now=now, message=reason)
     record_history(case, actor=actor, reason="recalled")
     case.save(update_fields=["status", "decided_at", "current_step", "due_at"])
-    registry.handler_for(case.subject_kind)(case, decision, actor)
+    _tell_subject(case, decision, actor)
     return decision

@@ -26,7 +26,7 @@ from ..models import (
     Delegation,
     Program,
     ProgramUserObjectPermission,
-    _display_name,
+    display_name,
 )
 from .errors import (
     ERR_DELEGATE_INVALID,
@@ -73,7 +73,7 @@ def delegation_validate(
     # so what was delegated cannot be delegated again.
     if not delegator.is_active or not delegator.has_perm(DECIDE_PERMISSION, program):
         raise GovernanceError(
-            ERR_DELEGATOR_NO_AUTHORITY.format(delegator=_display_name(delegator), program=program),
+            ERR_DELEGATOR_NO_AUTHORITY.format(delegator=display_name(delegator), program=program),
             code="delegator_no_authority",
         )
     if delegate.pk == delegator.pk or not delegate.is_active or not delegate.is_staff:
@@ -101,7 +101,7 @@ def delegation_validate(
     )
     if overlapping.exists():
         raise GovernanceError(
-            ERR_DELEGATION_OVERLAP.format(delegator=_display_name(delegator)), code="overlap"
+            ERR_DELEGATION_OVERLAP.format(delegator=display_name(delegator)), code="overlap"
         )
 
 
@@ -210,7 +210,7 @@ def delegation_create(
     except IntegrityError:
         # The PostgreSQL exclusion constraint: a concurrent delegation for the same scope won.
         raise GovernanceError(
-            ERR_DELEGATION_OVERLAP.format(delegator=_display_name(delegator)), code="overlap"
+            ERR_DELEGATION_OVERLAP.format(delegator=display_name(delegator)), code="overlap"
         ) from None
     if delegation.starts_at <= now:
         _grant(delegation, actor=actor)

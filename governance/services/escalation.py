@@ -16,8 +16,8 @@ from django.utils import formats
 from core.audit import record_history
 
 from ..models import ApprovalCase, CaseEventKind, CaseStatus, CaseStep, CaseStepStatus
+from ..selectors.authority import step_notify_ids
 from . import notify
-from .authority import step_notify_ids
 from .cases import _event
 
 if TYPE_CHECKING:

@@ -1,43 +1,21 @@
-"""Emails of governance: sent by a Celery task enqueued when the transaction commits.
-
-If the broker is unreachable the email is dropped with a warning: what it tells is on the
-case's timeline and in the inbox anyway (blocked cases, warnings, escalations).
-"""
+"""What governance tells people by email: blocked cases, deadline warnings, escalations. Each
+message goes out once the transaction commits (`governance.emails`)."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+
+from ..emails import send_later
 
 if TYPE_CHECKING:
     from ..models import ApprovalCase
 
-logger = logging.getLogger(__name__)
-
 
 def _case_url(case: ApprovalCase) -> str:
     return f"{settings.SITE_URL}/workflow/cases/{case.pk}/"
-
-
-def send_later(user_ids: list[int], subject: str, body: str) -> None:
-    """Email the users once the current transaction commits."""
-    ids = sorted({i for i in user_ids if i is not None})
-    if not ids:
-        return
-
-    def enqueue() -> None:
-        from ..tasks import notify_users
-
-        try:
-            notify_users.delay(ids, subject, body)
-        except Exception:  # the broker is down: the timeline still records what happened
-            logger.warning("Broker unreachable; governance email %r not sent", subject)
-
-    transaction.on_commit(enqueue)
 
 
 def administrator_ids() -> list[int]:

@@ -72,6 +72,39 @@ def policy_validate_editable(policy: ApprovalPolicy) -> None:
         )
 
 
+def _draft_new(policy: ApprovalPolicy, *, actor: User) -> None:
+    """Make an unsaved policy the next draft version of its code, made by `actor`."""
+    latest = ApprovalPolicy.objects.filter(code=policy.code).aggregate(v=Max("version"))["v"]
+    policy.version = (latest or 0) + 1
+    policy.status = PolicyStatus.DRAFT
+    policy.created_by = actor
+
+
+@transaction.atomic
+def policy_draft_save(*, actor: User, policy: ApprovalPolicy) -> ApprovalPolicy:
+    """Save a policy edited in the admin: a new one becomes the next draft version of its code;
+    an existing one must still be a draft (a change to a version in force is
+    `policy_new_version`)."""
+    _check_manager(actor)
+    if policy.pk is None:
+        _draft_new(policy, actor=actor)
+    else:
+        # Lock the version: an activation racing this edit sees it before or after, never half.
+        policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=policy.pk))
+    record_history(policy, actor=actor, reason="edited in the admin")
+    policy.save()
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, actor: User, policy_id: int) -> None:
+    """Delete a policy version no case was opened under (cases protect theirs)."""
+    _check_manager(actor)
+    policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_id)
+    record_history(policy, actor=actor, reason="deleted")
+    policy.delete()
+
+
 @transaction.atomic
 def policy_create(
     *,
@@ -89,18 +122,16 @@ def policy_create(
     """A new policy (version 1 of `code`, or the next version), as a draft or activated.
     Administrators only (superusers or `governance.change_approvalpolicy`)."""
     _check_manager(actor)
-    latest = ApprovalPolicy.objects.filter(code=code).aggregate(v=Max("version"))["v"] or 0
     policy = ApprovalPolicy(
         code=code,
-        version=latest + 1,
         name=name,
         program=program,
         subject_kind=subject_kind,
         scope_key=scope_key,
         amount_min_minor=amount_min_minor,
         amount_max_minor=amount_max_minor,
-        created_by=actor,
     )
+    _draft_new(policy, actor=actor)
     policy.full_clean()
     record_history(policy, actor=actor, reason="policy drafted")
     policy.save()
@@ -124,6 +155,26 @@ def step_add(
     record_history(step, actor=actor, reason="step added")
     step.save()
     return step
+
+
+@transaction.atomic
+def step_save(*, actor: User, step: PolicyStep) -> PolicyStep:
+    """Add or change a step of a draft version (the admin's inline)."""
+    _check_manager(actor)
+    policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=step.policy_id))
+    record_history(step, actor=actor, reason="edited in the admin")
+    step.save()
+    return step
+
+
+@transaction.atomic
+def step_remove(*, actor: User, step_id: int) -> None:
+    """Remove a step from a draft version."""
+    _check_manager(actor)
+    step = PolicyStep.objects.select_related("policy").get(pk=step_id)
+    policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=step.policy_id))
+    record_history(step, actor=actor, reason="removed in the admin")
+    step.delete()
 
 
 def _overlapping_active(policy: ApprovalPolicy) -> ApprovalPolicy | None:

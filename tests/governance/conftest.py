@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from core import events
 from core.audit import system_user
-from governance import registry
 from governance import services as governance
 from governance.models import ApprovalCase, Program
 from tests.factories import ProgramFactory, UserFactory
@@ -26,7 +26,7 @@ def _record(case: Any, decision: Any, actor: Any) -> None:
     OUTCOMES.append((case.pk, decision.outcome, actor.username))
 
 
-registry.register(KIND, _record)
+events.subscribe_one(events.CASE_OUTCOME, KIND, _record)
 
 
 @pytest.fixture(autouse=True)

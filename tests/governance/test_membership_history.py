@@ -18,9 +18,8 @@ from guardian.shortcuts import assign_perm
 from simple_history.models import HistoricalRecords
 
 from core.audit import SYSTEM_USERNAME
-from governance.membership import members_as_of
 from governance.models import GroupMembershipChange, MembershipAction
-from governance.selectors import authority_as_of
+from governance.selectors import authority_as_of, members_as_of
 from tests.governance.conftest import staff
 
 

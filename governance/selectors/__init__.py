@@ -1,0 +1,84 @@
+"""Read-only queries for governance, always scoped to the user asking.
+
+- `authority`: who may decide a case now and under which grant (the decision check and the
+  inbox both evaluate its one expression);
+- `inbox`: the supervisors' inbox, the case page's reads, delegations given and received;
+- `programs`: the programs a user reviews or decides in;
+- `report`: the auditor's authority report as of any date;
+- `membership`: group membership at a past moment.
+"""
+
+from __future__ import annotations
+
+from .authority import (
+    AuthorityMap,
+    Deciding,
+    Grant,
+    any_grant_q,
+    authority_map,
+    decidable_cases,
+    deciding,
+    decision_authority,
+    grant_expression,
+    own_deciders,
+    separated_q,
+    step_notify_ids,
+    usable_delegations,
+)
+from .inbox import (
+    SORTS,
+    Inbox,
+    InboxFilters,
+    case_for_viewer,
+    case_inbox,
+    case_timeline,
+    cases_in_scope,
+    delegations_for,
+    page_of,
+)
+from .membership import Membership, members_as_of
+from .programs import programs_decided_by, programs_for, programs_reviewed_by
+from .report import (
+    STEP_AUTHORITY,
+    STEP_DELEGATED,
+    STEP_ESCALATED,
+    AuthorityRow,
+    authority_as_of,
+    steps_in_force,
+)
+
+__all__ = [
+    "SORTS",
+    "STEP_AUTHORITY",
+    "STEP_DELEGATED",
+    "STEP_ESCALATED",
+    "AuthorityMap",
+    "AuthorityRow",
+    "Deciding",
+    "Grant",
+    "Inbox",
+    "InboxFilters",
+    "Membership",
+    "any_grant_q",
+    "authority_as_of",
+    "authority_map",
+    "case_for_viewer",
+    "case_inbox",
+    "case_timeline",
+    "cases_in_scope",
+    "decidable_cases",
+    "deciding",
+    "decision_authority",
+    "delegations_for",
+    "grant_expression",
+    "members_as_of",
+    "own_deciders",
+    "page_of",
+    "programs_decided_by",
+    "programs_for",
+    "programs_reviewed_by",
+    "separated_q",
+    "step_notify_ids",
+    "steps_in_force",
+    "usable_delegations",
+]

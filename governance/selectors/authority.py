@@ -1,0 +1,350 @@
+"""Who may decide a case's open step now, and under which grant: the one rule, as one
+expression that the decision check and the inbox both evaluate.
+
+A user decides a case's open step under the first of these grants that holds:
+
+- `own`: the step's authority in their own right: the program's `decide_program` (a direct or
+  group grant) for a program step or a case without steps, membership of the step's group for a
+  group step; superusers hold every step;
+- `escalation`: the step is overdue and escalated to a group they belong to;
+- `delegation`: one of their delegations, taken newest first, that is unrevoked and inside its
+  window at the moment asked about, while they hold `decide_program_delegated` on its program,
+  and whose scope (program, subject kind, scope key, step), currency and ceiling cover the case;
+  its delegator must hold the step in their own right (escalation is not lent) and be neither
+  the case's maker nor its recommender nor anyone who already decided on it.
+
+An inactive user holds nothing, and neither does a delegation from an inactive delegator.
+Everything is read from the database when asked (permissions, group membership, the
+delegations themselves), so a beat task that has not yet removed an expired delegate's
+permission never extends their authority.
+
+`decision_authority` answers it for one case; `decidable_cases` builds the inbox from the same
+conditions (`grant_expression`, and `any_grant_q`, their OR, for the database's indexes).
+Separation of duties for the decider themselves (maker, recommender, decided already) and the
+case's status are checked beside the grant, by both.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from ..models import (
+    DECIDE_PERMISSION,
+    DELEGATED_PERMISSION,
+    ApprovalCase,
+    ApproverKind,
+    CaseStatus,
+    Decision,
+    Delegation,
+    PolicyStep,
+    ProgramGroupObjectPermission,
+    ProgramUserObjectPermission,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+_DECIDE_CODENAME = DECIDE_PERMISSION.split(".")[1]
+_DELEGATED_CODENAME = DELEGATED_PERMISSION.split(".")[1]
+
+# What `grant_expression` yields for a case: OWN, ESCALATION, a delegation's id, or NULL.
+OWN = 0
+ESCALATION = -1
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How a decider holds the authority for a case's open step: `own`, `escalation` or
+    `delegation` (then `delegation` names it)."""
+
+    kind: str
+    delegation: Delegation | None = None
+
+    @property
+    def principal(self) -> User | None:
+        """The delegator a delegate decides for (None for own authority)."""
+        return self.delegation.delegator if self.delegation is not None else None
+
+
+@dataclass
+class AuthorityMap:
+    """Who holds what, read once for a few people: the programs they hold `decide_program` and
+    `decide_program_delegated` on (directly or through a group), their groups, who among them
+    is active, who a superuser."""
+
+    programs: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    delegated: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    groups: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    active: set[int] = field(default_factory=set)
+    superusers: set[int] = field(default_factory=set)
+    # The cases (of those asked about) each person already decided on, in person or through a
+    # delegate: a short list, read once.
+    decided: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+def authority_map(people: Iterable[Any], *, cases: Q) -> AuthorityMap:
+    """Four queries at most: memberships, direct and group program permissions, and the
+    decisions these people made on the cases `cases` selects (a filter on `Decision`)."""
+    people = list(people)
+    result = AuthorityMap()
+    ids = [p.pk for p in people]
+    result.active = {p.pk for p in people if p.is_active}
+    result.superusers = {p.pk for p in people if p.is_active and p.is_superuser}
+    if not result.active:
+        return result
+    membership = get_user_model().groups.through.objects.filter(user_id__in=ids)
+    for user_id, group_id in membership.values_list("user_id", "group_id"):
+        result.groups[user_id].add(group_id)
+    held = {_DECIDE_CODENAME: result.programs, _DELEGATED_CODENAME: result.delegated}
+    for user_id, program_id, codename in ProgramUserObjectPermission.objects.filter(
+        user_id__in=ids,
+        permission__codename__in=held,
+        permission__content_type__app_label="governance",
+    ).values_list("user_id", "content_object_id", "permission__codename"):
+        held[codename][user_id].add(program_id)
+    all_groups = set().union(*result.groups.values()) if result.groups else set()
+    if all_groups:
+        by_group: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for group_id, program_id, codename in ProgramGroupObjectPermission.objects.filter(
+            group_id__in=all_groups,
+            permission__codename__in=held,
+            permission__content_type__app_label="governance",
+        ).values_list("group_id", "content_object_id", "permission__codename"):
+            by_group[(codename, group_id)].add(program_id)
+        for user_id, groups in result.groups.items():
+            for group_id in groups:
+                for codename, programs in held.items():
+                    programs[user_id] |= by_group[(codename, group_id)]
+    decided = Decision.objects.filter(cases).filter(
+        Q(decided_by_id__in=ids) | Q(on_behalf_of_id__in=ids)
+    )
+    for case_id, by, behalf in decided.values_list("case_id", "decided_by_id", "on_behalf_of_id"):
+        for person in (by, behalf):
+            if person in ids:
+                result.decided[person].add(case_id)
+    return result
+
+
+def usable_delegations(*, user: Any, now: datetime) -> list[Delegation]:
+    """The delegations `user` receives that are unrevoked and inside their window at `now`,
+    newest first (the order in which a grant is looked for)."""
+    return list(
+        Delegation.objects.filter(
+            delegate_id=user.pk, revoked_at__isnull=True, starts_at__lte=now, ends_at__gt=now
+        )
+        .select_related("delegator", "program")
+        .order_by("-starts_at", "-pk")
+    )
+
+
+def _nothing() -> Q:
+    return Q(pk__in=[])
+
+
+def _step_authority_q(person_id: int, authority: AuthorityMap) -> Q:
+    """Cases whose open step `person_id` holds in their own right."""
+    if person_id not in authority.active:
+        return _nothing()
+    if person_id in authority.superusers:
+        return Q(pk__isnull=False)
+    programs = authority.programs.get(person_id, set())
+    groups = authority.groups.get(person_id, set())
+    return (
+        Q(current_step__step__approver_kind=ApproverKind.PROGRAM, program_id__in=programs)
+        | Q(
+            current_step__step__approver_kind=ApproverKind.GROUP,
+            current_step__step__group_id__in=groups,
+        )
+        | Q(current_step__isnull=True, program_id__in=programs)
+    )
+
+
+def _escalation_q(person_id: int, authority: AuthorityMap) -> Q:
+    """Cases whose open step is overdue and escalated to a group `person_id` belongs to."""
+    if person_id not in authority.active:
+        return _nothing()
+    return Q(
+        current_step__escalated_at__isnull=False,
+        current_step__step__escalate_to_id__in=authority.groups.get(person_id, set()),
+    )
+
+
+def separated_q(person_id: int, authority: AuthorityMap) -> Q:
+    """Cases `person_id` may decide as far as separation of duties goes: they neither made
+    nor recommended it, nor decided on it (in person or through a delegate)."""
+    decided = sorted(authority.decided.get(person_id, set()))
+    return ~Q(maker_id=person_id) & ~Q(recommender_id=person_id) & ~Q(pk__in=decided)
+
+
+def _delegation_q(delegation: Delegation, authority: AuthorityMap) -> Q:
+    """Cases `delegation` lets its delegate decide (its window was checked when it was read):
+    the delegate holds the delegated permission, the scope and ceiling cover the case, and the
+    delegator holds the open step in their own right and passes separation of duties."""
+    if delegation.program_id not in authority.delegated.get(delegation.delegate_id, set()):
+        return _nothing()
+    q = Q(program_id=delegation.program_id)
+    if delegation.subject_kind:
+        q &= Q(subject_kind=delegation.subject_kind)
+    if delegation.scope_key:
+        q &= Q(scope_key=delegation.scope_key)
+    if delegation.step_order is not None:
+        q &= Q(current_step__order=delegation.step_order)
+    q &= Q(amount_minor__isnull=True) | (
+        Q(amount_minor__lte=delegation.ceiling_minor)
+        & (Q(currency=delegation.currency) | Q(currency=""))
+    )
+    delegator = delegation.delegator_id
+    return q & _step_authority_q(delegator, authority) & separated_q(delegator, authority)
+
+
+def _grant_conditions(
+    user_id: int, delegations: list[Delegation], authority: AuthorityMap
+) -> list[tuple[Q, int]]:
+    """Each grant `user_id` may hold, in the order they are looked for, with the condition on
+    a case under which they hold it."""
+    conditions = [
+        (_step_authority_q(user_id, authority), OWN),
+        (_escalation_q(user_id, authority), ESCALATION),
+    ]
+    if user_id in authority.active:
+        conditions += [(_delegation_q(d, authority), d.pk) for d in delegations]
+    return conditions
+
+
+def grant_expression(user_id: int, delegations: list[Delegation], authority: AuthorityMap) -> Case:
+    """For each case: OWN, ESCALATION, the id of the delegation it would be decided under, or
+    NULL when `user_id` may not decide its open step (see the module's docstring).
+    `delegations`: `usable_delegations` of the user; `authority`: the map of the user and of
+    their delegators."""
+    whens = [
+        When(condition, then=Value(code))
+        for condition, code in _grant_conditions(user_id, delegations, authority)
+    ]
+    return Case(*whens, default=None, output_field=IntegerField())
+
+
+def any_grant_q(user_id: int, delegations: list[Delegation], authority: AuthorityMap) -> Q:
+    """The cases for which `grant_expression` is not NULL, as a filter the database can serve
+    from its indexes (the same conditions, joined by OR)."""
+    found = _nothing()
+    for condition, _code in _grant_conditions(user_id, delegations, authority):
+        found |= condition
+    return found
+
+
+@dataclass
+class Deciding:
+    """What the grant of one user is computed from, read once: their usable delegations and
+    the authority of the user and their delegators."""
+
+    user_id: int | None
+    delegations: list[Delegation]
+    authority: AuthorityMap
+
+    @property
+    def grant(self) -> Case:
+        return grant_expression(self.user_id or 0, self.delegations, self.authority)
+
+    @property
+    def any_grant(self) -> Q:
+        return any_grant_q(self.user_id or 0, self.delegations, self.authority)
+
+    def as_grant(self, code: int | None) -> Grant | None:
+        """The `Grant` a value of the grant expression stands for."""
+        if code is None:
+            return None
+        if code == OWN:
+            return Grant("own")
+        if code == ESCALATION:
+            return Grant("escalation")
+        by_id = {d.pk: d for d in self.delegations}
+        return Grant("delegation", by_id[code])
+
+
+def deciding(*, user: Any, now: datetime, case: ApprovalCase | None = None) -> Deciding:
+    """Read what `user`'s grants depend on at `now`, for `case` or for every open case (five
+    queries at most)."""
+    if not user.is_authenticated or not user.is_active:
+        return Deciding(None, [], AuthorityMap())
+    delegations = usable_delegations(user=user, now=now)
+    people = [user, *{d.delegator_id: d.delegator for d in delegations}.values()]
+    cases = Q(case_id=case.pk) if case is not None else Q(case__status=CaseStatus.OPEN)
+    return Deciding(user.pk, delegations, authority_map(people, cases=cases))
+
+
+def decision_authority(
+    *, user: User | AnonymousUser, case: ApprovalCase, now: datetime | None = None
+) -> Grant | None:
+    """The grant under which `user` may decide the open step of `case` at `now` (default:
+    now), or None. Separation of duties for `user` and the case's status are not part of it
+    (the decision check names those refusals apart)."""
+    basis = deciding(user=user, now=now or timezone.now(), case=case)
+    if basis.user_id is None:
+        return None
+    code = (
+        ApprovalCase.objects.filter(pk=case.pk)
+        .annotate(grant=basis.grant)
+        .values_list("grant", flat=True)
+        .first()
+    )
+    return basis.as_grant(code)
+
+
+def decidable_cases(basis: Deciding) -> QuerySet[ApprovalCase]:
+    """Open cases the user of `basis` may decide now, each annotated with `grant` (the value
+    of the grant expression): the grant, separation of duties, status open. `basis` is read
+    by `deciding()` for every open case (no `case`)."""
+    if basis.user_id is None:
+        return ApprovalCase.objects.none().annotate(grant=Value(None, IntegerField()))
+    return (
+        ApprovalCase.objects.filter(status=CaseStatus.OPEN)
+        .filter(basis.any_grant)
+        .filter(separated_q(basis.user_id, basis.authority))
+        .annotate(grant=basis.grant)
+    )
+
+
+def own_deciders(case: ApprovalCase, step: PolicyStep | None) -> list[int]:
+    """Ids of the active users who hold `step`'s authority in their own right (superusers
+    aside), less the maker, the recommender and anyone who already decided on the case."""
+    user_model = get_user_model()
+    if step is None or step.approver_kind == ApproverKind.PROGRAM:
+        direct = ProgramUserObjectPermission.objects.filter(
+            content_object_id=case.program_id,
+            permission__codename=_DECIDE_CODENAME,
+            permission__content_type__app_label="governance",
+        ).values("user_id")
+        groups = ProgramGroupObjectPermission.objects.filter(
+            content_object_id=case.program_id,
+            permission__codename=_DECIDE_CODENAME,
+            permission__content_type__app_label="governance",
+        ).values("group_id")
+        users = user_model.objects.filter(Q(pk__in=direct) | Q(groups__in=groups))
+    else:
+        users = user_model.objects.filter(groups=step.group_id)
+    decided = Decision.objects.filter(case=case).values_list("decided_by_id", "on_behalf_of_id")
+    excluded = {case.maker_id, case.recommender_id}
+    for by, behalf in decided:
+        excluded |= {by, behalf}
+    ids = users.filter(is_active=True).values_list("pk", flat=True).distinct()
+    return sorted(set(ids) - excluded)
+
+
+def step_notify_ids(case: ApprovalCase, step: PolicyStep | None) -> list[int]:
+    """Who is told about a step's deadline: its own deciders and the program's active
+    delegates (a delegate's scope is checked when they decide)."""
+    delegates = Delegation.objects.filter(
+        program_id=case.program_id, permission_granted=True, revoked_at__isnull=True
+    ).values_list("delegate_id", flat=True)
+    ids = set(own_deciders(case, step)) | set(delegates)
+    ids.discard(case.maker_id)
+    ids.discard(case.recommender_id)
+    return sorted(i for i in ids if i is not None)
