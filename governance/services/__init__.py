@@ -47,7 +47,7 @@ from .policies import (
     step_remove,
     step_save,
 )
-from .programs import program_delete, program_save
+from .programs import program_delete, program_permission_grant, program_save
 
 __all__ = [
     "GovernanceError",
@@ -72,6 +72,7 @@ __all__ = [
     "policy_retire",
     "policy_validate_editable",
     "program_delete",
+    "program_permission_grant",
     "program_save",
     "step_add",
     "step_remove",

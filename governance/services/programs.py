@@ -1,14 +1,16 @@
-"""Programs: the configuration superusers keep in the admin."""
+"""Programs: the configuration superusers keep in the admin, and who may review or decide a
+program's cases."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from core.audit import record_history
 
-from ..models import Program
+from ..models import Program, ProgramUserObjectPermission
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -30,3 +32,23 @@ def program_delete(*, actor: User, program_id: int) -> None:
     program = Program.objects.select_for_update().get(pk=program_id)
     record_history(program, actor=actor, reason="deleted")
     program.delete()
+
+
+@transaction.atomic
+def program_permission_grant(
+    *, actor: User, program: Program, user: User, permission: str
+) -> ProgramUserObjectPermission:
+    """Give `user` the program permission `permission` (a codename such as `review_program`):
+    one object-permission row, in history with `actor`. Granting it again changes nothing."""
+    codename = permission.rpartition(".")[2]
+    held = Permission.objects.get(content_type__app_label="governance", codename=codename)
+    # Lock the program: two grants of the same permission write one row.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    row = ProgramUserObjectPermission.objects.filter(
+        user=user, permission=held, content_object=program
+    ).first()
+    if row is None:
+        row = ProgramUserObjectPermission(user=user, permission=held, content_object=program)
+        record_history(row, actor=actor, reason=f"{codename} granted")
+        row.save()
+    return row

@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from core import roles
 from service_requests import services as requests
-from service_requests import services_import as imports
 from service_requests.models import (
     MAX_DESCRIPTION,
     EventKind,
@@ -35,6 +34,7 @@ from service_requests.models import (
     ServiceType,
     Status,
 )
+from service_requests.services import imports
 
 from .base import CREATED, UNCHANGED, Kind, Plan, RowCheck, flag, iso
 

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 
 from allocations.models import Fund
 from governance.models import Program
-from service_requests import services_import as imports
 from service_requests.models import ServiceType
+from service_requests.services import catalogue
 
 from .base import CREATED, UNCHANGED, UPDATED, Kind, Plan, RowCheck, flag
 
@@ -115,7 +115,9 @@ class ServiceTypes(Kind):
     def write(self, plan: Plan, *, actor: User, source: str) -> None:
         if plan.outcome == UNCHANGED:
             return
-        imports.service_type_import(actor=actor, code=plan.key, values=plan.values, source=source)
+        catalogue.service_type_save(
+            actor=actor, code=plan.key, values=plan.values, reason=f"imported from {source}"
+        )
 
     def export(self) -> list[list[str]]:
         return [

@@ -21,6 +21,7 @@ history is written under a None actor.
 
 from ..errors import RequestError, text_validate_printable
 from .attachments import CheckedFile, attachments_add, attachments_validate
+from .catalogue import service_type_save
 from .drafts import (
     draft_add_files,
     draft_remove_file,
@@ -86,6 +87,7 @@ __all__ = [
     "request_validate_rating",
     "request_withdraw",
     "requests_on_claims_granted",
+    "service_type_save",
     "text_validate_printable",
     "tracking_number_for",
 ]

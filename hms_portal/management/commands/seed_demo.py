@@ -13,11 +13,10 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
-from guardian.shortcuts import assign_perm
 
 from allocations import services as allocations
 from core import roles
-from core.audit import record_history, system_user
+from core.audit import system_user
 from core.services.accounts import account_ensure
 from governance import services as governance
 from governance.models import DECIDE_PERMISSION, REVIEW_PERMISSION, ApprovalCase, Outcome, Program
@@ -159,8 +158,10 @@ class Command(BaseCommand):
     ) -> tuple[dict[str, Program], list[ServiceType]]:
         programs: dict[str, Program] = {}
         for code, name, description in PROGRAMS:
-            program, _ = Program.objects.get_or_create(
-                code=code, defaults={"name": name, "description": description}
+            program = Program.objects.filter(code=code).first() or governance.program_save(
+                actor=system,
+                program=Program(code=code, name=name, description=description),
+                reason="demo seed",
             )
             programs[code] = program
         for program in programs.values():
@@ -176,9 +177,14 @@ class Command(BaseCommand):
                     ],
                     activate=True,
                 )
-            assign_perm(REVIEW_PERMISSION, users["reviewer"], program)
-            assign_perm(REVIEW_PERMISSION, users["supervisor"], program)
-            assign_perm(DECIDE_PERMISSION, users["supervisor"], program)
+            for who, permission in (
+                ("reviewer", REVIEW_PERMISSION),
+                ("supervisor", REVIEW_PERMISSION),
+                ("supervisor", DECIDE_PERMISSION),
+            ):
+                governance.program_permission_grant(
+                    actor=system, program=program, user=users[who], permission=permission
+                )
         funds = {}
         for code, program_code, name, amount in FUNDS:
             fund = allocations.fund_open(
@@ -196,16 +202,18 @@ class Command(BaseCommand):
         for code, name, program_code, fund_code, maximum, description in SERVICE_TYPES:
             service_type = ServiceType.objects.filter(code=code).first()
             if service_type is None:
-                service_type = ServiceType(
+                service_type = requests.service_type_save(
+                    actor=system,
                     code=code,
-                    name=name,
-                    program=programs[program_code],
-                    fund=funds.get(fund_code) if fund_code else None,
-                    max_amount_minor=maximum,
-                    description=description,
+                    values={
+                        "name": name,
+                        "program": programs[program_code],
+                        "fund": funds.get(fund_code) if fund_code else None,
+                        "max_amount_minor": maximum,
+                        "description": description,
+                    },
+                    reason="demo seed",
                 )
-                record_history(service_type, actor=system, reason="demo seed")
-                service_type.save()
             types.append(service_type)
         return programs, types
 

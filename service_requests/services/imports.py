@@ -20,33 +20,13 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.audit import record_history
-
-from .models import NotifyState, RequestEvent, ServiceRequest, ServiceType
+from ..models import NotifyState, RequestEvent, ServiceRequest, ServiceType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 # A tracking number's year and serial (`HMS-2026-000123`).
 _NUMBERED = re.compile(r"^HMS-([0-9]{4})-([0-9]+)$")
-
-
-@transaction.atomic
-def service_type_import(
-    *, actor: User, code: str, values: dict[str, Any], source: str
-) -> ServiceType:
-    """Create the service type `code`, or set its fields to `values`, naming `source` (the
-    file) in its history."""
-    # Lock the row: a concurrent import or admin edit of the same code waits for this one.
-    service = ServiceType.objects.select_for_update().filter(code=code).first()
-    if service is None:
-        service = ServiceType(code=code)
-    for name, value in values.items():
-        setattr(service, name, value)
-    service.full_clean(validate_unique=False)
-    record_history(service, actor=actor, reason=f"imported from {source}")
-    service.save()
-    return service
 
 
 @transaction.atomic
