@@ -19,7 +19,7 @@ delegations themselves), so a beat task that has not yet removed an expired dele
 permission never extends their authority.
 
 `decision_authority` answers it for one case; `decidable_cases` builds the inbox from the same
-conditions (`grant_expression`, and `any_grant_q`, their OR, for the database's indexes).
+conditions (`grant_expression`: the inbox keeps the cases for which it is not NULL).
 Separation of duties for the decider themselves (maker, recommender, decided already) and the
 case's status are checked beside the grant, by both.
 """
@@ -231,15 +231,6 @@ def grant_expression(user_id: int, delegations: list[Delegation], authority: Aut
     return Case(*whens, default=None, output_field=IntegerField())
 
 
-def any_grant_q(user_id: int, delegations: list[Delegation], authority: AuthorityMap) -> Q:
-    """The cases for which `grant_expression` is not NULL, as a filter the database can serve
-    from its indexes (the same conditions, joined by OR)."""
-    found = _nothing()
-    for condition, _code in _grant_conditions(user_id, delegations, authority):
-        found |= condition
-    return found
-
-
 @dataclass
 class Deciding:
     """What the grant of one user is computed from, read once: their usable delegations and
@@ -252,10 +243,6 @@ class Deciding:
     @property
     def grant(self) -> Case:
         return grant_expression(self.user_id or 0, self.delegations, self.authority)
-
-    @property
-    def any_grant(self) -> Q:
-        return any_grant_q(self.user_id or 0, self.delegations, self.authority)
 
     def as_grant(self, code: int | None) -> Grant | None:
         """The `Grant` a value of the grant expression stands for."""
@@ -306,9 +293,9 @@ def decidable_cases(basis: Deciding) -> QuerySet[ApprovalCase]:
         return ApprovalCase.objects.none().annotate(grant=Value(None, IntegerField()))
     return (
         ApprovalCase.objects.filter(status=CaseStatus.OPEN)
-        .filter(basis.any_grant)
         .filter(separated_q(basis.user_id, basis.authority))
         .annotate(grant=basis.grant)
+        .filter(grant__isnull=False)
     )
 
 
