@@ -126,9 +126,10 @@ def draft_request_verification(
 
 
 @transaction.atomic
-def guest_user_for(email: str) -> User:
+def guest_user_for(*, actor: User | None, email: str) -> User:
     """The account-less filer of `email`'s requests: a user with no password and no email of
-    its own (so it can never sign in, nor block a sign-up with that address), one per address.
+    its own (so it can never sign in, nor block a sign-up with that address), one per address,
+    made the first time `actor` (the signed-in user, or None for a visitor) files for it.
     Its requests are claimed into a real account later."""
     digest = hashlib.sha256(normal_email(email).encode()).hexdigest()[:30]
     user, _created = get_user_model().objects.get_or_create(
@@ -143,7 +144,7 @@ def filer_for(*, actor: User | None, email: str) -> User:
     addresses, else the guest filer of `email` (created the first time)."""
     if actor is not None and email_verified_by(actor, email):
         return actor
-    return guest_user_for(email)
+    return guest_user_for(actor=actor, email=email)
 
 
 def draft_submit(*, actor: User, draft: RequestDraft, **fields: Any) -> tuple[ServiceRequest, bool]:

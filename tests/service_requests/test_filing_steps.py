@@ -322,7 +322,7 @@ def test_the_same_email_files_again_under_the_same_guest(
     client, inspection, django_capture_on_commit_callbacks
 ):
     first = _guest_request(client, inspection, django_capture_on_commit_callbacks)
-    assert services.guest_user_for("ALICE@example.test ") == first.requester
+    assert services.guest_user_for(actor=None, email="ALICE@example.test ") == first.requester
 
 
 def test_the_review_page_warns_of_a_very_similar_open_request(client, civilian, inspection):
