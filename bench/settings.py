@@ -59,3 +59,7 @@ if os.environ.get("BENCH_STATIC_ROOT"):
 if os.environ.get("BENCH_TRACK_LIMIT"):
     HMS_REQUESTS_TRACK_LIMIT_PER_CLIENT = int(os.environ["BENCH_TRACK_LIMIT"])
     HMS_REQUESTS_TRACK_LIMIT_PER_NUMBER = int(os.environ["BENCH_TRACK_LIMIT"])
+
+# bench_webhooks delivers to a plain-http receiver on 127.0.0.1, which production refuses.
+HMS_WEBHOOK_ALLOW_HTTP = True
+HMS_WEBHOOK_ALLOW_PRIVATE_TARGETS = True

@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 def _setting(name: str, default: object) -> object:
@@ -61,10 +62,26 @@ def batch_size() -> int:
     return max(1, int(str(_setting("HMS_WEBHOOK_BATCH_SIZE", 50))))
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = _setting(name, default)
+    if not isinstance(value, str):
+        return bool(value)
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("", "0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
 def allow_http() -> bool:
     """Plain-http target URLs: only in development and tests (local receivers)."""
-    default = bool(settings.DEBUG or getattr(settings, "TESTING", False))
-    value = _setting("HMS_WEBHOOK_ALLOW_HTTP", default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return _flag(
+        "HMS_WEBHOOK_ALLOW_HTTP", bool(settings.DEBUG or getattr(settings, "TESTING", False))
+    )
+
+
+def allow_private_targets() -> bool:
+    """Targets on loopback, private, link-local and other non-public addresses (see
+    `integrations.targets`): off unless set, for a developer's or a test's local receiver."""
+    return _flag("HMS_WEBHOOK_ALLOW_PRIVATE_TARGETS", False)

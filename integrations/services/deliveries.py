@@ -13,9 +13,9 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
 import ssl
 import time
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrations import conf, signing
+from integrations import conf, signing, targets
 from integrations.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
 from integrations.outbox import enqueue_batches, enqueue_each
 from integrations.selectors import lease_free
@@ -54,26 +54,64 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
 
+class _PinnedConnection(http.client.HTTPConnection):
+    """An HTTP(S) connection to addresses already resolved and checked: the socket goes to one
+    of `addresses`, never to a fresh lookup of the name, while the URL's host name stays in the
+    Host header and, for HTTPS, in SNI and the certificate check."""
+
+    def __init__(
+        self,
+        target: targets.Target,
+        *,
+        timeout: float,
+        context: ssl.SSLContext | None,
+    ) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.default_port = 443 if context is not None else 80
+        self.addresses = target.addresses
+        self.context = context
+
+    def connect(self) -> None:
+        error: OSError = OSError(f"no address for {self.host}")
+        for address in self.addresses:
+            try:
+                sock = socket.create_connection((address, self.port), self.timeout)
+                break
+            except OSError as failed:
+                error = failed
+        else:
+            raise error
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.context is not None:
+                sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 class _Sender:
     """POSTs to one receiver over one kept-alive connection (a redirect is an answer, not an
-    instruction: it counts as a failed attempt; no proxy is used)."""
+    instruction: it counts as a failed attempt; no proxy is used). Each new connection
+    resolves the host once, checks every address (`integrations.targets`) and connects to a
+    checked one; a refused target raises `targets.TargetRefused`."""
 
     def __init__(self, url: str) -> None:
-        split = urllib.parse.urlsplit(url)
-        self.path = (split.path or "/") + (f"?{split.query}" if split.query else "")
-        self.host = split.hostname or ""
-        self.port = split.port
-        self.https = split.scheme == "https"
+        self.url = url
+        self.path = "/"
         self.connection: http.client.HTTPConnection | None = None
         self.used = False
 
     def _connect(self) -> http.client.HTTPConnection:
-        timeout = conf.timeout_seconds()
-        if self.https:
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=timeout, context=ssl.create_default_context()
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        target = targets.resolve_target(
+            self.url,
+            allow_http=conf.allow_http(),
+            allow_private=conf.allow_private_targets(),
+        )
+        self.path = target.path
+        context = ssl.create_default_context() if target.https else None
+        return _PinnedConnection(target, timeout=conf.timeout_seconds(), context=context)
 
     def close(self) -> None:
         if self.connection is not None:
@@ -85,9 +123,9 @@ class _Sender:
         """POST and return (status, the start of the answer, error)."""
         for retry in (False, True):
             reused = self.used
-            if self.connection is None:
-                self.connection = self._connect()
             try:
+                if self.connection is None:
+                    self.connection = self._connect()
                 self.connection.request("POST", self.path, body=body, headers=headers)
                 response = self.connection.getresponse()
                 length = response.getheader("Content-Length")
@@ -107,6 +145,9 @@ class _Sender:
                 self.close()
                 if not reused or retry:
                     return None, "", f"{type(error).__name__}: {error}"[:300]
+            except targets.TargetRefused:
+                self.close()
+                raise
             except (OSError, http.client.HTTPException, ValueError) as error:
                 self.close()
                 return None, "", f"{type(error).__name__}: {error}"[:300]
@@ -173,6 +214,7 @@ class _Sent:
     excerpt: str = ""
     error: str = ""
     duration: int = 0
+    final: bool = False  # given up whatever the retry window says
 
 
 def delivery_attempt(*, delivery_id: int, batch: Sequence[int] = ()) -> str:
@@ -195,7 +237,8 @@ def delivery_attempt(*, delivery_id: int, batch: Sequence[int] = ()) -> str:
     deliveries = [found[pk] for pk in leased]
     subscription = deliveries[0].subscription
     if not (subscription.active and subscription.client.active):
-        outcomes = _record_all([_Sent(d, None, error="subscription ended") for d in deliveries])
+        ended = [_Sent(d, None, error="subscription ended", final=True) for d in deliveries]
+        outcomes = _record_all(ended)
         return outcomes[delivery_id] if own else "skipped"
     sender = _Sender(subscription.target_url)
     sent: list[_Sent] = []
@@ -205,10 +248,21 @@ def delivery_attempt(*, delivery_id: int, batch: Sequence[int] = ()) -> str:
             if sent and (not _succeeded(sent[-1]) or time.monotonic() - started_batch > budget):
                 break
             sent.append(_send(sender, delivery))
+    except targets.TargetRefused as refused:
+        # Not a fault that passes: every leased delivery is given up, none retried.
+        error = _refusal(refused)
+        sent += [_Sent(d, None, error=error, final=True) for d in deliveries[len(sent) :]]
     finally:
         sender.close()
     outcomes = _record_all(sent, released=[d.pk for d in deliveries[len(sent) :]])
     return outcomes.get(delivery_id, "skipped") if own else "skipped"
+
+
+def _refusal(refused: targets.TargetRefused) -> str:
+    """The recorded error of an attempt whose target was refused."""
+    if refused.kind in targets.KIND_PHRASES:
+        return f"target refused: resolves to {refused.address} ({refused.kind})"
+    return f"target refused: {refused.reason}"
 
 
 def _send(sender: _Sender, delivery: Delivery) -> _Sent:
@@ -287,7 +341,7 @@ def _record_failure(sent: _Sent, now: Any) -> str:
         "last_error": sent.error
         or ("" if sent.status_code is None else f"HTTP {sent.status_code}"),
     }
-    if sent.error == "subscription ended" or now >= delivery.give_up_at:
+    if sent.final or now >= delivery.give_up_at:
         changes.update(status=DeliveryStatus.FAILED)
         outcome = "failed"
     else:

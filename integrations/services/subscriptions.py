@@ -6,6 +6,7 @@ types (`forget_subscribed_types`, connected to their `post_save`/`post_delete` s
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
@@ -14,7 +15,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 
 from core.audit import record_history
-from integrations import conf
+from integrations import conf, targets
 from integrations.models import ApiClient, Subscription
 from integrations.outbox import EVENT_SPECS, SUBSCRIBED_TYPES_CACHE_KEY
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 ERR_EVENT_TYPES = "Choose one or more of the event types: {known}."
 ERR_SCOPE = "This client lacks the scope {scope} that {event_type} needs."
 ERR_URL = "Enter an https URL (http only in development)."
+ERR_TARGET = "The target must be a public HTTPS address: {reason}."
+ERR_TARGET_UNRESOLVED = "The target's host {host} does not resolve: check its DNS name."
 ERR_KEY_REUSED = "This Idempotency-Key was used for a different subscription."
 
 
@@ -45,10 +48,36 @@ def subscription_validate(*, client: ApiClient, event_types: list[str], target_u
                 code="scope_missing",
                 params={"field": "event_types"},
             )
+    subscription_validate_target(target_url=target_url)
+
+
+def subscription_validate_target(*, target_url: str) -> None:
+    """A URL the worker may send to: https (http only where `HMS_WEBHOOK_ALLOW_HTTP` is on), no
+    credentials, and a host whose every address is public (`integrations.targets`), unless
+    `HMS_WEBHOOK_ALLOW_PRIVATE_TARGETS` is on. The worker checks again before each connection."""
+    field = {"field": "target_url"}
+    allow_http = conf.allow_http()
     try:
-        URLValidator(schemes=["https", "http"] if conf.allow_http() else ["https"])(target_url)
+        targets.check_form(target_url, allow_http=allow_http)
+        URLValidator(schemes=["https", "http"] if allow_http else ["https"])(target_url)
     except ValidationError:
-        raise IntegrationError(ERR_URL, code="target_url", params={"field": "target_url"}) from None
+        raise IntegrationError(ERR_URL, code="target_url", params=field) from None
+    except targets.TargetRefused as refused:
+        if refused.kind == "scheme":
+            raise IntegrationError(ERR_URL, code="target_url", params=field) from None
+        message = ERR_TARGET.format(reason=refused.reason)
+        raise IntegrationError(message, code="target_refused", params=field) from None
+    if conf.allow_private_targets():
+        return
+    try:
+        targets.resolve_target(target_url, allow_http=allow_http, allow_private=False)
+    except targets.TargetRefused as refused:
+        message = ERR_TARGET.format(reason=refused.reason)
+        raise IntegrationError(message, code="target_refused", params=field) from None
+    except (OSError, UnicodeError):
+        host = urllib.parse.urlsplit(target_url).hostname or ""
+        message = ERR_TARGET_UNRESOLVED.format(host=host)
+        raise IntegrationError(message, code="target_unresolved", params=field) from None
 
 
 def subscription_create(

@@ -90,6 +90,13 @@ def civilian_client(make_client, civilian) -> Client:  # type: ignore[no-untyped
     return make_client(civilian, name="311-app")
 
 
+@pytest.fixture(autouse=True)
+def private_webhook_targets(settings: Any) -> None:
+    """The local receivers listen on 127.0.0.1, which the target rules refuse: allowed here.
+    `test_webhook_targets.py` overrides this fixture to run with the rules on."""
+    settings.HMS_WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
+
 @dataclass
 class Receiver:
     """A local webhook receiver: records each POST, answers the queued statuses (then 200)."""
