@@ -99,11 +99,13 @@ def private_webhook_targets(settings: Any) -> None:
 
 @dataclass
 class Receiver:
-    """A local webhook receiver: records each POST, answers the queued statuses (then 200)."""
+    """A local webhook receiver: records each POST, answers the queued statuses (then 200),
+    a redirect pointing at `location`."""
 
     url: str
     received: list[dict[str, Any]] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
+    location: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def bodies(self) -> list[dict[str, Any]]:
@@ -119,10 +121,12 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             with state.lock:
-                state.received.append({"headers": self.headers, "body": body})
+                state.received.append({"headers": self.headers, "body": body, "path": self.path})
                 code = state.answers.pop(0) if state.answers else 200
             self.send_response(code)
             self.send_header("Content-Type", "text/plain")
+            if 300 <= code < 400 and state.location:
+                self.send_header("Location", state.location)
             self.end_headers()
             self.wfile.write(b"ok" if code < 300 else b"boom")
 
