@@ -34,6 +34,11 @@ ERR_KEY_REUSED = "This Idempotency-Key was used for a different subscription."
 
 def subscription_validate(*, client: ApiClient, event_types: list[str], target_url: str) -> None:
     """The rules the admin form and the API show as field errors and the service enforces."""
+    _validate_event_types(client=client, event_types=event_types)
+    subscription_validate_target(target_url=target_url)
+
+
+def _validate_event_types(*, client: ApiClient, event_types: list[str]) -> None:
     if not event_types or any(t not in EVENT_SPECS for t in event_types):
         raise IntegrationError(
             ERR_EVENT_TYPES.format(known=", ".join(EVENT_SPECS)),
@@ -48,7 +53,6 @@ def subscription_validate(*, client: ApiClient, event_types: list[str], target_u
                 code="scope_missing",
                 params={"field": "event_types"},
             )
-    subscription_validate_target(target_url=target_url)
 
 
 def subscription_validate_target(*, target_url: str) -> None:
@@ -167,6 +171,13 @@ def subscription_update(
 ) -> Subscription:
     """Change a subscription's event types, URL, description or whether it is active (staff
     may also move it to another `client`)."""
+    # The target is checked before the row is locked: its DNS lookup may take seconds, and the
+    # lock would hold up every delivery written for this subscription meanwhile.
+    before = Subscription.objects.values("active", "target_url").get(pk=subscription_id)
+    checked = target_url if target_url is not None else before["target_url"]
+    prechecked = before["active"] if active is None else active
+    if prechecked:
+        subscription_validate_target(target_url=checked)
     # Lock it: a concurrent emit sees the old or the new version, never half of each.
     subscription = (
         Subscription.objects.select_for_update(of=("self",))
@@ -184,11 +195,10 @@ def subscription_update(
     if active is not None:
         subscription.active = active
     if subscription.active:
-        subscription_validate(
-            client=subscription.client,
-            event_types=subscription.event_types,
-            target_url=subscription.target_url,
-        )
+        _validate_event_types(client=subscription.client, event_types=subscription.event_types)
+        if not prechecked or subscription.target_url != checked:
+            # Changed by someone else in between: checked again, under the lock this time.
+            subscription_validate_target(target_url=subscription.target_url)
     record_history(subscription, actor=actor, reason="changed")
     subscription.save()
     return subscription

@@ -278,6 +278,22 @@ def test_changing_a_target_to_a_private_address_is_refused(make_client: Any, rev
     assert Subscription.objects.get(pk=pk).target_url == f"https://{PUBLIC_V4}/hooks"
 
 
+def test_restarting_a_subscription_whose_target_is_private_is_refused(
+    make_client: Any, reviewer: Any
+) -> None:
+    client = make_client(reviewer)
+    stopped = Subscription.objects.create(
+        client=client.api_client,
+        event_types=["request.submitted"],
+        target_url="https://10.9.8.7/hooks",
+        active=False,
+    )
+    response = bearer(client).patch(f"{URL}{stopped.pk}/", {"active": True}, format="json")
+    assert _refusal(response) == ERR_TARGET.format(reason="10.9.8.7 is a private address")
+    stopped.refresh_from_db()
+    assert stopped.active is False
+
+
 def test_the_admin_form_shows_a_refused_target_on_its_field(
     admin_client: Any, make_client: Any, reviewer: Any
 ) -> None:
