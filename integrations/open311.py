@@ -419,7 +419,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     user = client.application.user
     token = uuid.uuid5(uuid.NAMESPACE_URL, f"open311:{user.pk}:{key}") if key else uuid.uuid4()
     request.hms_api_client = client.application  # type: ignore[attr-defined]
-    submission = {
+    submission: dict[str, Any] = {
         "service_type": service_type,
         "description": description[:5000],
         "contact_name": (name.strip() or email)[:120],
