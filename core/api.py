@@ -11,7 +11,8 @@ authentication and permission answer 401/403; a client over its rate answers 429
 Also here, because every endpoint shares them: `HasScope` (an OAuth client's token must carry the
 scope of the resource and action: `<resource>:read` for safe methods, `<resource>:write` for the
 others, or what the view's `required_scopes` names), `ClientRateThrottle` (a fixed window per
-client in the cache, which is Redis in production) and the `Idempotency-Key` header.
+client in the cache, which is Redis in production), the `Idempotency-Key` header and the depth
+limit on JSON bodies (`json_depth_exceeds`, checked by `hms_portal.middleware`).
 
 People (session with CSRF, or the ledger's per-user token) are not limited by scopes: their
 permissions decide, as on the screens. A client acts for its configured user, so the same
@@ -21,8 +22,10 @@ permission checks apply to it on top of the scopes.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +50,9 @@ CONFLICT_CODES = frozenset(
 )
 FORBIDDEN_CODES = frozenset({"forbidden"})
 MAX_IDEMPOTENCY_KEY = 128
+# Deeper JSON bodies are refused before they are parsed (`json_depth_exceeds`).
+MAX_JSON_DEPTH = 64
+ERR_JSON_TOO_DEEP = f"JSON may nest at most {MAX_JSON_DEPTH} levels of arrays and objects."
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -222,6 +228,25 @@ def idempotency_key(request: Request) -> str:
 
 
 # --- Input the database cannot hold -------------------------------------------------------
+
+
+# A JSON string, escapes included (the unrolled form, linear on any input).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = [0] * 256
+for _opener, _closer in (b"[]", b"{}"):
+    _DEPTH_STEP[_opener], _DEPTH_STEP[_closer] = 1, -1
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether `body` nests arrays and objects deeper than `limit`, brackets inside strings
+    not counted. Without recursion, so safe to run on a body before any parser does (Python's
+    `json` recurses once per level and raises `RecursionError` near a thousand). Not a
+    validator: a malformed body passes or fails here and its parser refuses it later."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= limit:
+        return False
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > limit
 
 
 class RejectNulMixin:

@@ -85,11 +85,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before host checks, HTTPS redirects and sessions.
+    "hms_portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before anything parses a body: DRF's JSON parser recurses once per level.
+    "hms_portal.middleware.JsonDepthLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -122,6 +126,12 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# Milliseconds a PostgreSQL statement may run before the server cancels it; 0: no limit.
+HMS_DB_STATEMENT_TIMEOUT_MS: int = env.int("HMS_DB_STATEMENT_TIMEOUT_MS", default=30_000)
+if HMS_DB_STATEMENT_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured(
+        "HMS_DB_STATEMENT_TIMEOUT_MS is a number of milliseconds, 0 or more."
+    )
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite ignores select_for_update(); IMMEDIATE transactions make writers queue instead of
@@ -131,6 +141,21 @@ else:
     # Persistent connections with health checks: measured 2-4x on database-bound pages.
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # A database that stops answering fails a request in seconds instead of holding a web
+    # worker: a connection attempt gives up after 5 s (unless DATABASE_URL names its own
+    # `connect_timeout`), and a statement after HMS_DB_STATEMENT_TIMEOUT_MS. The timeout is
+    # the session's, so commands, migrations and Celery tasks get it too: run a long one
+    # with HMS_DB_STATEMENT_TIMEOUT_MS=0 (no limit).
+    _options = _db.setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", 5)
+    if HMS_DB_STATEMENT_TIMEOUT_MS:
+        _options["options"] = " ".join(
+            filter(
+                None,
+                [_options.get("options"), f"-c statement_timeout={HMS_DB_STATEMENT_TIMEOUT_MS}"],
+            )
+        )
 _db["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

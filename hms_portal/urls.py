@@ -3,12 +3,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from hms_portal import health
 from service_requests import views as request_views
 
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "HMS-ACH portal"
 
 urlpatterns = [
+    # Load balancers' probes; HealthCheckMiddleware answers them before any other middleware.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", request_views.home, name="home"),
     path("requests/", include("service_requests.urls")),
     path("track/", request_views.track, name="track"),

@@ -7,7 +7,9 @@
   `end_date`, `status` (open|closed); by default the last 90 days, at most 1000, newest first.
 - `requests` POST: with the `api_key` an administrator issued to an API client (admin action
   "Issue a new Open311 api_key"); the request is filed through the same service as the web
-  form, by the user the client acts for, so staff see it in the admin like any other.
+  form, by the user the client acts for, so staff see it in the admin like any other. With an
+  `Idempotency-Key` header a retry of the same request answers as the first did; the same key
+  with a different request answers 409.
 - `requests/{service_request_id}`, `tokens/{token}`.
 
 Errors use the standard's shape: `[{"code": 400, "description": "…"}]`, or
@@ -41,11 +43,13 @@ from .services.clients import open311_key_digest
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-01-01T00:00:00+00:00"
 DEFAULT_WINDOW = timedelta(days=90)
+MAX_UTC_OFFSET = timedelta(hours=14)
 MAX_RESULTS = 1000
 WRITE_SCOPE = "requests:write"
 AMOUNT = "amount"
 TRACKING = re.compile(r"^HMS-[0-9]{4}-[0-9]{6,}$")
 CONTENT_TYPES = {"json": "application/json", "xml": "text/xml; charset=utf-8"}
+ERR_KEY_REUSED = "This Idempotency-Key was used for a different request."
 
 
 class Open311Error(Exception):
@@ -255,12 +259,21 @@ def _request(found: ServiceRequest) -> dict[str, Any]:
 
 
 def _date(request: HttpRequest, name: str) -> datetime | None:
+    """The date-time filter `name`, with a time zone no clock is further from UTC than
+    (±14:00): Python refuses offsets of a day or more, and PostgreSQL those past ±15:59."""
     raw = request.GET.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw.replace(" ", "+"))
+    refusal = Open311Error(400, f"{name} must be a W3C date-time with a time zone.")
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))
+    except ValueError:  # well formed, but no such date or offset (+99:00)
+        raise refusal from None
     if value is None or timezone.is_naive(value):
-        raise Open311Error(400, f"{name} must be a W3C date-time with a time zone.")
+        raise refusal
+    offset = value.utcoffset()
+    if offset is None or abs(offset) > MAX_UTC_OFFSET:
+        raise refusal
     return value
 
 
@@ -367,6 +380,18 @@ def _within_rate(client: ApiClient) -> None:
         raise Open311Error(429, "Too many requests: try again later.")
 
 
+def _same_submission(earlier: ServiceRequest, submission: dict[str, Any]) -> bool:
+    """Whether `earlier` is what `submission` would have filed (the service strips text)."""
+    return (
+        earlier.service_type_id == submission["service_type"].pk
+        and earlier.description == submission["description"].strip()
+        and earlier.contact_name == submission["contact_name"].strip()
+        and earlier.contact_email == submission["contact_email"].strip()
+        and earlier.contact_phone == submission["contact_phone"].strip()
+        and earlier.amount_minor == submission["amount_minor"]
+    )
+
+
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     client = _client(request)
     _within_rate(client)
@@ -394,19 +419,21 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     user = client.application.user
     token = uuid.uuid5(uuid.NAMESPACE_URL, f"open311:{user.pk}:{key}") if key else uuid.uuid4()
     request.hms_api_client = client.application  # type: ignore[attr-defined]
+    submission: dict[str, Any] = {
+        "service_type": service_type,
+        "description": description[:5000],
+        "contact_name": (name.strip() or email)[:120],
+        "contact_email": email,
+        "contact_phone": data.get("phone", "").strip()[:32],
+        "amount_minor": amount,
+    }
     try:
-        created, _ = services.request_submit(
-            actor=user,
-            service_type=service_type,
-            description=description[:5000],
-            contact_name=(name.strip() or email)[:120],
-            contact_email=email,
-            contact_phone=data.get("phone", "").strip()[:32],
-            amount_minor=amount,
-            submission_token=token,
-        )
+        created, is_new = services.request_submit(actor=user, submission_token=token, **submission)
     except ValidationError as error:  # the service's rules, or a field the model refuses
         raise Open311Error(400, "; ".join(error.messages)) from None
+    if not is_new and not _same_submission(created, submission):
+        # As the REST API: a key names one request; a retry must repeat it exactly.
+        raise Open311Error(409, ERR_KEY_REUSED)
     return render(
         [
             {

@@ -241,3 +241,59 @@ def test_a_revoked_clients_key_is_refused(client, inspection, open311_key, actor
         "description": "Leak",
     }
     assert client.post(f"{BASE}requests.json", form).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["start_date", "end_date"])
+@pytest.mark.parametrize("offset", ["+99:00", "-14:01", "+24:00"])
+def test_a_date_whose_offset_no_clock_has_is_refused_in_the_standards_shape(
+    client: Any, name: str, offset: str
+) -> None:
+    answer = client.get(f"{BASE}requests.json", {name: f"2026-01-01T00:00:00{offset}"})
+    assert answer.status_code == 400
+    assert answer.json() == [
+        {"code": 400, "description": f"{name} must be a W3C date-time with a time zone."}
+    ]
+    as_xml = client.get(f"{BASE}requests.xml", {name: f"2026-01-01T00:00:00{offset}"})
+    assert as_xml.status_code == 400
+    assert _xml(as_xml).findtext("error/code") == "400"
+
+
+def test_the_widest_real_offsets_are_accepted(client: Any) -> None:
+    answer = client.get(
+        f"{BASE}requests.json",
+        {"start_date": "2026-01-01T00:00:00+14:00", "end_date": "2026-01-02T00:00:00-12:00"},
+    )
+    assert answer.status_code == 200
+    assert answer.json() == []
+
+
+def test_a_reused_idempotency_key_with_another_body_is_a_conflict(
+    client: Any, inspection: Any, open311_key: str
+) -> None:
+    form = {
+        "api_key": open311_key,
+        "service_code": "inspection",
+        "email": "x@example.test",
+        "description": "Leak",
+    }
+    first = client.post(f"{BASE}requests.json", form, HTTP_IDEMPOTENCY_KEY="r2")
+    assert first.status_code == 201
+    other = client.post(
+        f"{BASE}requests.json", {**form, "description": "Mould"}, HTTP_IDEMPOTENCY_KEY="r2"
+    )
+    assert other.status_code == 409
+    assert other.json() == [
+        {
+            "code": 409,
+            "description": "This Idempotency-Key was used for a different request.",
+        }
+    ]
+    as_xml = client.post(
+        f"{BASE}requests.xml", {**form, "email": "y@example.test"}, HTTP_IDEMPOTENCY_KEY="r2"
+    )
+    assert as_xml.status_code == 409
+    assert _xml(as_xml).findtext("error/code") == "409"
+    same = client.post(f"{BASE}requests.json", form, HTTP_IDEMPOTENCY_KEY="r2")
+    assert same.status_code == 201
+    assert same.json() == first.json()
+    assert ServiceRequest.objects.get().description == "Leak"
