@@ -53,9 +53,8 @@ lint: uv
 bench: install
 	$(PY) -m bench
 
-# Migrations may rewrite big tables: no statement timeout for them.
 up: install
-	HMS_DB_STATEMENT_TIMEOUT_MS=0 $(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput
 	$(UV) run --frozen honcho start
 

@@ -144,12 +144,12 @@ else:
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # A database that stops answering fails a request in seconds instead of holding a web
     # worker: a connection attempt gives up after 5 s (unless DATABASE_URL names its own
-    # `connect_timeout`), and a statement after HMS_DB_STATEMENT_TIMEOUT_MS. The timeout is
-    # the session's, so commands, migrations and Celery tasks get it too: run a long one
-    # with HMS_DB_STATEMENT_TIMEOUT_MS=0 (no limit).
+    # `connect_timeout`), and, in the web server's processes (`hms_portal.wsgi` marks them), a
+    # statement after HMS_DB_STATEMENT_TIMEOUT_MS. Commands, migrations and Celery tasks (a
+    # round committing 100,000 claims, `verify_ledger` on a large ledger) run without it.
     _options = _db.setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", 5)
-    if HMS_DB_STATEMENT_TIMEOUT_MS:
+    if HMS_DB_STATEMENT_TIMEOUT_MS and os.environ.get("HMS_PROCESS") == "web":
         _options["options"] = " ".join(
             filter(
                 None,

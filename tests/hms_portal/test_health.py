@@ -139,3 +139,52 @@ def test_readyz_names_the_cache_when_redis_hangs(
         "status": "unavailable",
         "checks": {"database": "ok", "cache": "unreachable: timed out"},
     }
+
+
+_SLEEP = """
+import django
+django.setup()
+from django.db import connection
+from django.db.utils import OperationalError
+try:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(0.5)")
+    print("finished")
+except OperationalError as error:
+    print("cancelled" if "statement timeout" in str(error) else f"other: {error}")
+"""
+
+
+@pytest.mark.usefixtures("require_postgres")
+@pytest.mark.parametrize(("process", "expected"), [("web", "cancelled"), ("", "finished")])
+def test_only_the_web_servers_statements_are_cancelled_after_the_timeout(
+    process: str, expected: str
+) -> None:
+    """gunicorn's processes (marked by `hms_portal.wsgi`) run under the statement timeout;
+    a command or a Celery task, with the same settings, may run a long statement."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    environment = {
+        **os.environ,
+        "HMS_DB_STATEMENT_TIMEOUT_MS": "100",
+        "HMS_PROCESS": process,
+        "DJANGO_SETTINGS_MODULE": "hms_portal.settings",
+        "DEBUG": "true",
+    }
+    database = settings.DATABASES["default"]
+    environment["DATABASE_URL"] = (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _SLEEP],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stderr[-2000:]
