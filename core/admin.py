@@ -22,16 +22,20 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
-from core import money as core_money
+# Amounts in admin columns ("$1,234.50"), a dash when there is none.
+from core.money import display_money as format_money
 
 ESTIMATE_THRESHOLD = 10_000
 
-
-def format_money(amount_minor: int | None, currency: str) -> str:
-    """An amount for admin columns ("$1,234.50"), or a dash when there is none."""
-    if amount_minor is None:
-        return "—"
-    return core_money.format_money(amount_minor, currency)
+__all__ = [
+    "EstimatedCountPaginator",
+    "HistoryModelAdmin",
+    "ReadOnlyAdminMixin",
+    "ReadOnlyHistoryModelAdmin",
+    "ReadOnlyModelAdmin",
+    "SuperuserConfigAdminMixin",
+    "format_money",
+]
 
 
 class EstimatedCountPaginator(Paginator):

@@ -47,5 +47,9 @@ def test_seeding_twice_gives_each_role_one_verified_sign_in_and_keeps_the_reques
     assert requests >= 50
     assert ServiceRequest.objects.count() == requests
     assert ServiceType.objects.count() == types
-    assert Program.objects.filter(code="housing").count() == 1
+    housing = Program.objects.get(code="housing")
+    assert reviewer.has_perm("governance.review_program", housing)
+    assert not reviewer.has_perm("governance.decide_program", housing)
+    supervisor = users.get(username="supervisor")
+    assert supervisor.has_perm("governance.decide_program", housing)
     assert "Requests already seeded" in out.getvalue()

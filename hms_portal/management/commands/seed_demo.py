@@ -118,7 +118,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         rng = random.Random(options["seed"])
         system = system_user()
-        users = self._users()
+        users = self._users(system)
         programs, types = self._bureau(system, users)
         if ServiceRequest.objects.exists() and not options["force"]:
             self.stdout.write("Requests already seeded; leaving them (use --force for more).")
@@ -135,11 +135,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Settled clearing cycle {cycle.pk} with its ACH file.")
 
     # -- people -------------------------------------------------------------------------------
-    def _users(self) -> dict[str, Any]:
+    def _users(self, system: Any) -> dict[str, Any]:
         users: dict[str, Any] = {}
         for username, role, staff, superuser, first, last, password in PERSONAS:
             users[username], _ = account_ensure(
-                actor=None,
+                actor=system,
                 username=username,
                 email=f"{username}@{DEMO_DOMAIN}",
                 first_name=first,
