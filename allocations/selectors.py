@@ -15,7 +15,7 @@ from django.http import Http404
 
 from core.db import id_in
 from core.money import format_money
-from ledger.models import Account
+from ledger import selectors as ledger
 
 from . import conf, rules
 from .models import (
@@ -49,7 +49,7 @@ METRIC_ROWS: list[tuple[str, str, str]] = [
 
 def fund_available_minor(*, fund: Fund) -> int:
     """What the fund can still grant, read from its ledger account."""
-    return Account.objects.get(pk=fund.account_id).available_minor
+    return ledger.account_get(account_id=fund.account_id).available_minor
 
 
 def rounds_committed() -> QuerySet[AllocationRound]:

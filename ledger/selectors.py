@@ -49,6 +49,7 @@ ProgressCallback = Callable[[int, int, str], None]
 
 
 def account_get(*, account_id: int) -> Account:
+    """The account with this id (it must exist)."""
     return Account.objects.get(pk=account_id)
 
 

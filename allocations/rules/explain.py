@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from math import floor
+from typing import NamedTuple
 
 from .metrics import percent
 from .table import NO_CAP
@@ -81,6 +82,19 @@ def _memo(result: Outcome, name: str, make: Callable[[], str]) -> str:
     return memo[name]
 
 
+class _Said(NamedTuple):
+    """One claim's facts in words, as every rule's explanation starts from them."""
+
+    result: Outcome
+    i: int
+    code: Code
+    claim: dict
+    asked: str
+    got: str
+    budget: str
+    money: Money
+
+
 def _claim(result: Outcome, i: int) -> dict:
     lists = _lists(result)
     cap = lists["cap"][i]
@@ -110,13 +124,14 @@ def explain(result: Outcome, i: int, money: Money) -> str:
             f"You asked {asked}. This claim was not eligible in this round ({reason}), so "
             "nothing was granted."
         )
+    said = _Said(result, i, code, claim, asked, got, budget, money)
     rule = result.rule
     if rule in (MAX_MIN, WEIGHTED_MAX_MIN, PRO_RATA):
-        text = _fill(result, i, code, claim, asked, got, budget, money)
+        text = _fill(said)
     elif rule == PRIORITY:
-        text = _priority(result, i, code, claim, asked, got, budget, money)
+        text = _priority(said)
     else:
-        text = _ballot(result, i, code, claim, asked, got, budget, money)
+        text = _ballot(said)
     if lists["plus"][i]:
         text += _rounding_note(result, money)
     return text
@@ -135,16 +150,8 @@ def _cap_note(claim: dict, money: Money) -> str:
     return ""
 
 
-def _fill(
-    result: Outcome,
-    i: int,
-    code: Code,
-    claim: dict,
-    asked: str,
-    got: str,
-    budget: str,
-    money: Money,
-) -> str:
+def _fill(said: _Said) -> str:
+    result, _, code, claim, asked, got, budget, money = said
     level: Fraction | None = result.facts.get("level")
     cap = _cap_note(claim, money)
     if level is None:
@@ -204,16 +211,8 @@ def _fill(
     return f"{lead} {body}. You received {got}."
 
 
-def _priority(
-    result: Outcome,
-    i: int,
-    code: Code,
-    claim: dict,
-    asked: str,
-    got: str,
-    budget: str,
-    money: Money,
-) -> str:
+def _priority(said: _Said) -> str:
+    result, i, code, claim, asked, got, budget, money = said
     mode = result.facts["params"]["on_shortfall"]
     place = _lists(result)["place"][i]
     count = result.facts["eligible"]
@@ -259,16 +258,8 @@ def _priority(
     )
 
 
-def _ballot(
-    result: Outcome,
-    i: int,
-    code: Code,
-    claim: dict,
-    asked: str,
-    got: str,
-    budget: str,
-    money: Money,
-) -> str:
+def _ballot(said: _Said) -> str:
+    result, i, code, _, asked, got, budget, money = said
     approvals = _lists(result)["approvals"][i]
     voters = result.facts["voters"]
     if code == Code.NO_SUPPORT:

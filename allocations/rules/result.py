@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from .explain import explain
-from .table import ClaimTable, RoundSpec
-from .types import Money, plain_money
+from .types import Money, Outcome, plain_money
 from .waterfill import isum
 
 
 @dataclass(eq=False)
-class Result:
-    """Grants (`int64`, aligned with the table's rows), a `Code` per claim, whether rounding gave
-    the claim one extra minor unit, rule-level facts (the level, the fraction, ...) and per-claim
-    extras (a claim's place in a queue, a project's approvals, ...)."""
-
-    rule: str
-    spec: RoundSpec
-    table: ClaimTable
-    grant: np.ndarray
-    code: np.ndarray
-    plus: np.ndarray
-    facts: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+class Result(Outcome):
+    """A rule's result: its grants, codes, facts and extras (`Outcome`), with what is derived
+    from them."""
 
     @property
     def total(self) -> int:

@@ -5,8 +5,9 @@ result (`Outcome`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +48,12 @@ def plain_money(amount_minor: int, exponent: int = 2) -> str:
     return f"{sign}{units:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
 
 
-class Outcome(Protocol):
-    """What an explanation reads from a rule's result (`result.Result`)."""
+@dataclass(eq=False)
+class Outcome:
+    """A rule's result as its explanations read it (`result.Result` adds the totals, the
+    explanations and the digest): grants (`int64`, aligned with the table's rows), a `Code` per
+    claim, whether rounding gave the claim one extra minor unit, rule-level facts (the level, the
+    fraction, ...) and per-claim extras (a claim's place in a queue, a project's approvals, ...)."""
 
     rule: str
     spec: RoundSpec
@@ -56,5 +61,5 @@ class Outcome(Protocol):
     grant: np.ndarray
     code: np.ndarray
     plus: np.ndarray
-    facts: dict[str, Any]
-    extra: dict[str, Any]
+    facts: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -37,7 +37,7 @@ from ..clearing_errors import (
 )
 from ..models import AccountType, OwnerKind
 from .accounts import account_open, payee_account_for
-from .announce import POSTING_KINDS, announce_posted
+from .announce import announce_posted
 from .bank_accounts import bank_account_save, bank_account_validate_routing
 from .checkpoints import checkpoint_write
 from .cycles import cycle_close, cycle_open, cycle_open_next
@@ -74,7 +74,6 @@ from .settlement import (
     cycle_file_generate,
     cycle_progress_set,
     cycle_settle,
-    settlement_account,
 )
 from .specs import TransferSpec, _digest, _spec_digest
 from .sql import (
@@ -133,7 +132,6 @@ __all__ = [
     "KEY_SQL",
     "MAX_AMOUNT_MINOR",
     "MAX_BATCH",
-    "POSTING_KINDS",
     "TRANSFER_COLUMNS",
     "AccountType",
     "CheckpointError",
@@ -163,7 +161,6 @@ __all__ = [
     "head_lock_sql",
     "payee_account_for",
     "postings_insert_sql",
-    "settlement_account",
     "text_is_storable",
     "transfer_create",
     "transfer_post_pending",
