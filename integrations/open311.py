@@ -49,7 +49,6 @@ WRITE_SCOPE = "requests:write"
 AMOUNT = "amount"
 TRACKING = re.compile(r"^HMS-[0-9]{4}-[0-9]{6,}$")
 CONTENT_TYPES = {"json": "application/json", "xml": "text/xml; charset=utf-8"}
-ERR_KEY_REUSED = "This Idempotency-Key was used for a different request."
 
 
 class Open311Error(Exception):
@@ -380,18 +379,6 @@ def _within_rate(client: ApiClient) -> None:
         raise Open311Error(429, "Too many requests: try again later.")
 
 
-def _same_submission(earlier: ServiceRequest, submission: dict[str, Any]) -> bool:
-    """Whether `earlier` is what `submission` would have filed (the service strips text)."""
-    return (
-        earlier.service_type_id == submission["service_type"].pk
-        and earlier.description == submission["description"].strip()
-        and earlier.contact_name == submission["contact_name"].strip()
-        and earlier.contact_email == submission["contact_email"].strip()
-        and earlier.contact_phone == submission["contact_phone"].strip()
-        and earlier.amount_minor == submission["amount_minor"]
-    )
-
-
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     client = _client(request)
     _within_rate(client)
@@ -431,9 +418,11 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         created, is_new = services.request_submit(actor=user, submission_token=token, **submission)
     except ValidationError as error:  # the service's rules, or a field the model refuses
         raise Open311Error(400, "; ".join(error.messages)) from None
-    if not is_new and not _same_submission(created, submission):
-        # As the REST API: a key names one request; a retry must repeat it exactly.
-        raise Open311Error(409, ERR_KEY_REUSED)
+    if not is_new:
+        try:
+            services.request_validate_resubmission(created, submission)
+        except services.RequestError as error:  # the same rule as the REST API's
+            raise Open311Error(409, "; ".join(error.messages)) from None
     return render(
         [
             {

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, Sum
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from allocations.selectors import round_commitment
 
 from .models import EventType
 from .outbox import wanted
@@ -27,6 +28,7 @@ from .services.webhooks import deferred_memo, emit, emit_many
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from allocations.models import AllocationRound
     from governance.models import ApprovalCase
     from ledger.models import ClearingCycle
     from service_requests.models import ServiceRequest
@@ -146,17 +148,13 @@ def round_committed(
     *, granted_minor: int | None = None, grants: int | None = None, **data: Any
 ) -> None:
     """`ROUND_COMMITTED` (`round`: the committed AllocationRound): what it granted, in total
-    and in how many paying grants. Without the announcer's figures they are read from the
-    round: a paying grant is a positive one whose claim the commit kept (granted) in it."""
+    and in how many grants: the announcer's figures, or `allocations.selectors.round_commitment`."""
     if not wanted(EventType.ROUND_COMMITTED):
         return
-    round_ = data["round"]
+    round_: AllocationRound = data["round"]
     if granted_minor is None or grants is None:
-        paying = round_.grants.filter(
-            granted_minor__gt=0, claim__round_id=round_.pk, claim__obligation__isnull=False
-        ).aggregate(total=Sum("granted_minor"), count=Count("pk"))
-        granted_minor = paying["total"] or 0
-        grants = paying["count"]
+        commitment = round_commitment(round_)
+        granted_minor, grants = commitment.granted_minor, commitment.grants
     emit(
         EventType.ROUND_COMMITTED,
         {

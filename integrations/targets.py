@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -171,19 +171,20 @@ def resolve_target(url: str, *, allow_http: bool, allow_private: bool) -> Target
     """Check `url` (see the module's rules) and resolve its host once; return the target with
     every address it resolved to. Raises `TargetRefused` for a refused URL or address, and
     `OSError` (`socket.gaierror`) when the name does not resolve: a lookup may work later."""
-    target = check_form(url, allow_http=allow_http)
+    return resolve(check_form(url, allow_http=allow_http), allow_private=allow_private)
+
+
+def resolve(target: Target, *, allow_private: bool) -> Target:
+    """Resolve the host of a `check_form` target once and check every address it resolves to
+    (as `resolve_target`, for a caller that has checked the form already)."""
     infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    addresses: list[str] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        text = str(sockaddr[0])
-        if text not in addresses:
-            addresses.append(text)
+    addresses = tuple(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in infos))
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, f"no address for {target.host}")
     if not allow_private:
         for text in addresses:
             _check_address(target.host, text)
-    return Target(target.https, target.host, target.port, target.path, tuple(addresses))
+    return replace(target, addresses=addresses)
 
 
 def _check_address(host: str, text: str) -> None:

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 PII_SCOPE = "requests:pii"
 # Idempotency keys become the service's submission token: one namespace, per acting user.
 SUBMISSION_NAMESPACE = uuid.UUID("0d3b2a52-77b4-4a8e-9f1e-7a1d3c9b6f10")
-ERR_KEY_REUSED = "This Idempotency-Key was used for a different request."
 SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
 
 
@@ -304,21 +303,10 @@ class RequestListCreate(RejectNulMixin, generics.ListAPIView):
             amount_minor=data["amount_minor"],
             submission_token=token,
         )
-        if not is_new and not _same_submission(created, data):
-            raise services.RequestError(ERR_KEY_REUSED, code="idempotency_conflict")
+        if not is_new:
+            services.request_validate_resubmission(created, data)
         out = RequestSerializer(created, context=self.get_serializer_context()).data
         return Response(out, status=status.HTTP_201_CREATED if is_new else status.HTTP_200_OK)
-
-
-def _same_submission(earlier: ServiceRequest, data: dict[str, Any]) -> bool:
-    return (
-        earlier.service_type_id == data["service_type"].pk
-        and earlier.description == data["description"].strip()
-        and earlier.contact_name == data["contact_name"].strip()
-        and earlier.contact_email == data["contact_email"].strip()
-        and earlier.contact_phone == data["contact_phone"].strip()
-        and earlier.amount_minor == data["amount_minor"]
-    )
 
 
 class RequestDetail(RejectNulMixin, generics.RetrieveAPIView):

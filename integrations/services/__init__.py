@@ -10,9 +10,8 @@ from .clients import (
     client_register,
     client_revoke,
     client_rotate_secret,
-    open311_key_digest,
 )
-from .deliveries import backoff, delivery_attempt, delivery_replay, event_body
+from .deliveries import backoff, delivery_attempt, delivery_replay
 from .imports import data_import
 from .subscriptions import (
     subscription_create,
@@ -20,7 +19,6 @@ from .subscriptions import (
     subscription_update,
     subscription_validate,
 )
-from .webhooks import deferred, emit, emit_many
 
 __all__ = [
     "ERR_CLIENT_INACTIVE",
@@ -32,13 +30,8 @@ __all__ = [
     "client_revoke",
     "client_rotate_secret",
     "data_import",
-    "deferred",
     "delivery_attempt",
     "delivery_replay",
-    "emit",
-    "emit_many",
-    "event_body",
-    "open311_key_digest",
     "subscription_create",
     "subscription_deactivate",
     "subscription_update",

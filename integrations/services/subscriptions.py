@@ -62,7 +62,7 @@ def subscription_validate_target(*, target_url: str) -> None:
     field = {"field": "target_url"}
     allow_http = conf.allow_http()
     try:
-        targets.check_form(target_url, allow_http=allow_http)
+        form = targets.check_form(target_url, allow_http=allow_http)
         URLValidator(schemes=["https", "http"] if allow_http else ["https"])(target_url)
     except ValidationError:
         raise IntegrationError(ERR_URL, code="target_url", params=field) from None
@@ -74,7 +74,7 @@ def subscription_validate_target(*, target_url: str) -> None:
     if conf.allow_private_targets():
         return
     try:
-        targets.resolve_target(target_url, allow_http=allow_http, allow_private=False)
+        targets.resolve(form, allow_private=False)
     except targets.TargetRefused as refused:
         message = ERR_TARGET.format(reason=refused.reason)
         raise IntegrationError(message, code="target_refused", params=field) from None

@@ -41,6 +41,7 @@ from .requests import (
     request_submit,
     request_validate_amount,
     request_validate_answers,
+    request_validate_resubmission,
     request_withdraw,
     tracking_number_for,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "request_validate_amount",
     "request_validate_answers",
     "request_validate_rating",
+    "request_validate_resubmission",
     "request_withdraw",
     "requests_on_claims_granted",
     "service_type_save",

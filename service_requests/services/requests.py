@@ -4,7 +4,8 @@ they ask, the tracking number, assignment to staff, withdrawal."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -35,6 +36,7 @@ ERR_AMOUNT_REQUIRED = _("Enter the amount you are asking for.")
 ERR_AMOUNT_NOT_ALLOWED = _("This service does not pay out money: leave the amount empty.")
 ERR_AMOUNT_RANGE = _("Enter an amount between 0.01 and {maximum}.")
 ERR_ANSWER_REQUIRED = _("Answer the question “{question}”.")
+ERR_KEY_REUSED = "This Idempotency-Key was used for a different request."
 ERR_NOT_WITHDRAWABLE = _(
     "{tracking_number} is now “{status}”: it can no longer be withdrawn here. Nothing was "
     "changed. To stop it now, contact the bureau and quote the tracking number."
@@ -158,6 +160,23 @@ def request_submit(
     if earlier.requester_id != actor.pk:
         raise RequestError(ERR_NOT_ALLOWED.format(tracking_number="—"), code="forbidden")
     return earlier, False
+
+
+def request_validate_resubmission(earlier: ServiceRequest, fields: Mapping[str, Any]) -> None:
+    """Refuse a retry whose submission token (an API's Idempotency-Key) names an earlier request
+    that `fields` (the keyword arguments given to `request_submit`) would not have filed: one key
+    names one request, and a retry must repeat it exactly. The service strips text, so it is
+    compared stripped."""
+    same = (
+        earlier.service_type_id == fields["service_type"].pk
+        and earlier.description == fields["description"].strip()
+        and earlier.contact_name == fields["contact_name"].strip()
+        and earlier.contact_email == fields["contact_email"].strip()
+        and earlier.contact_phone == fields["contact_phone"].strip()
+        and earlier.amount_minor == fields["amount_minor"]
+    )
+    if not same:
+        raise RequestError(ERR_KEY_REUSED, code="idempotency_conflict")
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from integrations.models import ApiClient, Delivery, Event, Subscription
+from integrations.services.subscriptions import ERR_TARGET
 from tests.builders import submitted
 from tests.factories import UserFactory
 from tests.integrations.conftest import Client, bearer, fetch_token
@@ -109,17 +110,38 @@ def test_every_integrations_page_renders_with_data(
     assert subscription.secret not in body  # only its last characters
 
 
-def test_a_subscription_made_in_the_admin_is_validated(admin_client, make_client, reviewer):
-    client = make_client(reviewer, "requests:read webhooks:manage")
-    response = admin_client.post(
+def _add_subscription(admin_client, client: Client, *, event_type: str, target_url: str):  # type: ignore[no-untyped-def]
+    """Post the admin's "add subscription" form for `client`."""
+    return admin_client.post(
         reverse("admin:integrations_subscription_add"),
         {
             "client": client.api_client.pk,
-            "event_types": ["transfer.posted"],
-            "target_url": "https://example.test/h",
+            "event_types": [event_type],
+            "target_url": target_url,
             "active": "on",
         },
     )
+
+
+def test_a_subscription_made_in_the_admin_is_validated(admin_client, make_client, reviewer):
+    client = make_client(reviewer, "requests:read webhooks:manage")
+    response = _add_subscription(
+        admin_client, client, event_type="transfer.posted", target_url="https://example.test/h"
+    )
     assert response.status_code == 200  # the form, with the error
     assert "ledger:read" in response.content.decode()
+    assert not Subscription.objects.exists()
+
+
+def test_the_admin_form_shows_a_refused_target_on_its_field(
+    admin_client, make_client, reviewer, settings
+):
+    settings.HMS_WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # the target rules on, as in production
+    client = make_client(reviewer, "requests:read webhooks:manage")
+    response = _add_subscription(
+        admin_client, client, event_type="request.submitted", target_url="https://192.168.0.10/h"
+    )
+    assert response.status_code == 200  # the form again, with the error
+    errors = response.context["adminform"].form.errors
+    assert errors["target_url"] == [ERR_TARGET.format(reason="192.168.0.10 is a private address")]
     assert not Subscription.objects.exists()

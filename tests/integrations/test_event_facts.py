@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core import events as facts
 from governance import services as governance
@@ -58,6 +60,7 @@ def test_a_status_change_is_told_with_the_previous_status_and_the_transition(
     request = submitted(civilian, inspection)
     client = make_client(reviewer)
     _subscribe(client, "request.status_changed")
+    before = timezone.now()
     with transaction.atomic():
         facts.announce(
             facts.REQUEST_STATUS_CHANGED,
@@ -77,7 +80,9 @@ def test_a_status_change_is_told_with_the_previous_status_and_the_transition(
     assert event.payload["tracking_number"] == request.tracking_number
     assert event.payload["previous_status"] == "submitted"
     assert event.payload["transition"] == "start_review"
-    assert "changed_at" in event.payload
+    changed_at = parse_datetime(event.payload["changed_at"])
+    assert changed_at is not None
+    assert before <= changed_at <= timezone.now()
     assert _told(event) == {client.api_client.pk}
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.urls import reverse
 
 from integrations import services, targets, tasks
 from integrations.models import Delivery, DeliveryStatus, Subscription
@@ -292,25 +291,6 @@ def test_restarting_a_subscription_whose_target_is_private_is_refused(
     assert _refusal(response) == ERR_TARGET.format(reason="10.9.8.7 is a private address")
     stopped.refresh_from_db()
     assert stopped.active is False
-
-
-def test_the_admin_form_shows_a_refused_target_on_its_field(
-    admin_client: Any, make_client: Any, reviewer: Any
-) -> None:
-    client = make_client(reviewer, "requests:read webhooks:manage")
-    response = admin_client.post(
-        reverse("admin:integrations_subscription_add"),
-        {
-            "client": client.api_client.pk,
-            "event_types": ["request.submitted"],
-            "target_url": "https://192.168.0.10/h",
-            "active": "on",
-        },
-    )
-    assert response.status_code == 200  # the form again, with the error
-    errors = response.context["adminform"].form.errors
-    assert errors["target_url"] == [ERR_TARGET.format(reason="192.168.0.10 is a private address")]
-    assert not Subscription.objects.exists()
 
 
 def test_private_targets_are_accepted_when_the_setting_allows_them(
