@@ -144,17 +144,13 @@ def case_decided(*, case: ApprovalCase, outcome: str, **_: Any) -> None:
     )
 
 
-def round_committed(
-    *, granted_minor: int | None = None, grants: int | None = None, **data: Any
-) -> None:
+def round_committed(**data: Any) -> None:
     """`ROUND_COMMITTED` (`round`: the committed AllocationRound): what it granted, in total
-    and in how many grants: the announcer's figures, or `allocations.selectors.round_commitment`."""
+    and in how many grants (`allocations.selectors.round_commitment`)."""
     if not wanted(EventType.ROUND_COMMITTED):
         return
     round_: AllocationRound = data["round"]
-    if granted_minor is None or grants is None:
-        commitment = round_commitment(round_)
-        granted_minor, grants = commitment.granted_minor, commitment.grants
+    commitment = round_commitment(round_)
     emit(
         EventType.ROUND_COMMITTED,
         {
@@ -162,9 +158,9 @@ def round_committed(
             "fund": round_.fund.code,
             "rule": round_.rule,
             "budget_minor": round_.budget_minor,
-            "granted_minor": granted_minor,
+            "granted_minor": commitment.granted_minor,
             "currency": round_.currency,
-            "grants": grants,
+            "grants": commitment.grants,
             "input_sha256": round_.input_sha256,
         },
     )
