@@ -20,7 +20,7 @@ history is written under a None actor.
 """
 
 from ..errors import RequestError, text_validate_printable
-from .attachments import CheckedFile, attachments_add, attachments_validate
+from .attachments import attachments_add, attachments_validate
 from .catalogue import service_type_save
 from .drafts import (
     draft_add_files,
@@ -40,9 +40,7 @@ from .requests import (
     request_assign,
     request_submit,
     request_validate_amount,
-    request_validate_answers,
     request_withdraw,
-    tracking_number_for,
 )
 from .review import (
     SUBJECT_KIND,
@@ -57,7 +55,6 @@ from .satisfaction import request_rate, request_validate_rating
 
 __all__ = [
     "SUBJECT_KIND",
-    "CheckedFile",
     "RequestError",
     "attachments_add",
     "attachments_validate",
@@ -83,11 +80,9 @@ __all__ = [
     "request_start_review",
     "request_submit",
     "request_validate_amount",
-    "request_validate_answers",
     "request_validate_rating",
     "request_withdraw",
     "requests_on_claims_granted",
     "service_type_save",
     "text_validate_printable",
-    "tracking_number_for",
 ]
