@@ -17,6 +17,11 @@ history is written under a None actor.
 - `attachments`, `satisfaction`: the civilian's documents and rating.
 - `drafts`: filing in steps, without an account through an emailed link, and claiming.
 - `notifications`: the outbox's emails.
+- `catalogue`: the service types civilians file for.
+- `imports`: requests and timelines brought in from the old systems (`integrations.dataio`
+  imports the module itself; nothing of it is re-exported here).
+- `common`: the locked re-read, checked transition, history row and timeline event the
+  services share.
 """
 
 from ..errors import RequestError, text_validate_printable
