@@ -9,7 +9,7 @@ transfer shows on both sides without a reload. Moving money needs the user's aut
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
@@ -29,11 +29,8 @@ from ledger.models import Account
 from . import selectors, services
 from .forms import LISTED_PAYEE_KINDS, REFUSALS, MoveMoneyForm
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
 
-
-def _context(user: User, accounts: list[Account]) -> dict[str, Any]:
+def _context(accounts: list[Account]) -> dict[str, Any]:
     ids = [a.pk for a in accounts]
     positions = ledger_selectors.cycle_open_positions(account_ids=ids)
     return {
@@ -46,7 +43,7 @@ def _context(user: User, accounts: list[Account]) -> dict[str, Any]:
     }
 
 
-def _form(user: User, accounts: list[Account], data: Any = None) -> MoveMoneyForm:
+def _form(accounts: list[Account], data: Any = None) -> MoveMoneyForm:
     currencies = sorted({a.currency for a in accounts}) or ["USD"]
     payees = [
         p
@@ -59,7 +56,7 @@ def _form(user: User, accounts: list[Account], data: Any = None) -> MoveMoneyFor
 
 def _move(request: HttpRequest, accounts: list[Account]) -> HttpResponse | MoveMoneyForm:
     user = request.user
-    form = _form(user, accounts, request.POST)  # type: ignore[arg-type]
+    form = _form(accounts, request.POST)
     if not form.is_valid():
         return form
     data = form.cleaned_data
@@ -105,7 +102,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     user = request.user
     accounts = selectors.participant_accounts(user=user)  # type: ignore[arg-type]
     if request.GET.get("part") == "balances":
-        context = _context(user, accounts)  # type: ignore[arg-type]
+        context = _context(accounts)
         return render(request, "participants/portfolio_balances.html", context)
     mfa = is_mfa_enabled(user, types=[Authenticator.Type.TOTP])  # type: ignore[arg-type]
     status = 200
@@ -118,8 +115,8 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             return moved
         form, status = moved, 400
     elif mfa and accounts:
-        form = _form(user, accounts)  # type: ignore[arg-type]
+        form = _form(accounts)
     # Positions, reservations and transfers only for a page to show (not a move that went).
-    context = _context(user, accounts)  # type: ignore[arg-type]
+    context = _context(accounts)
     context |= {"form": form, "mfa": mfa}
     return render(request, "participants/portfolio.html", context, status=status)

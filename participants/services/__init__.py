@@ -10,16 +10,12 @@ transfers.
 from .second_factor import totp_code_accept
 from .transfers import (
     SUBJECT_KIND,
-    TransferOutcome,
-    TransferRefused,
     participant_transfer_make,
     participant_transfer_on_decision,
 )
 
 __all__ = [
     "SUBJECT_KIND",
-    "TransferOutcome",
-    "TransferRefused",
     "participant_transfer_make",
     "participant_transfer_on_decision",
     "totp_code_accept",

@@ -17,10 +17,15 @@ history is written under a None actor.
 - `attachments`, `satisfaction`: the civilian's documents and rating.
 - `drafts`: filing in steps, without an account through an emailed link, and claiming.
 - `notifications`: the outbox's emails.
+- `catalogue`: the service types civilians file for.
+- `imports`: requests and timelines brought in from the old systems (`integrations.dataio`
+  imports the module itself; nothing of it is re-exported here).
+- `common`: the locked re-read, checked transition, history row and timeline event the
+  services share.
 """
 
 from ..errors import RequestError, text_validate_printable
-from .attachments import CheckedFile, attachments_add, attachments_validate
+from .attachments import attachments_add, attachments_validate
 from .catalogue import service_type_save
 from .drafts import (
     draft_add_files,
@@ -40,10 +45,8 @@ from .requests import (
     request_assign,
     request_submit,
     request_validate_amount,
-    request_validate_answers,
     request_validate_resubmission,
     request_withdraw,
-    tracking_number_for,
 )
 from .review import (
     SUBJECT_KIND,
@@ -58,7 +61,6 @@ from .satisfaction import request_rate, request_validate_rating
 
 __all__ = [
     "SUBJECT_KIND",
-    "CheckedFile",
     "RequestError",
     "attachments_add",
     "attachments_validate",
@@ -84,12 +86,10 @@ __all__ = [
     "request_start_review",
     "request_submit",
     "request_validate_amount",
-    "request_validate_answers",
     "request_validate_rating",
     "request_validate_resubmission",
     "request_withdraw",
     "requests_on_claims_granted",
     "service_type_save",
     "text_validate_printable",
-    "tracking_number_for",
 ]

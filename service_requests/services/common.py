@@ -34,16 +34,18 @@ SEND_DRAFT_VERIFICATION_TASK = "service_requests.tasks.send_draft_verification"
 def enqueue_notification(event_id: int) -> None:
     """Hand the email to Celery; if the broker is unreachable the outbox row stays pending and
     the beat task sends it later."""
+    task = current_app.tasks[SEND_EVENT_EMAIL_TASK]  # a KeyError is a bug, not the broker
     try:
-        current_app.tasks[SEND_EVENT_EMAIL_TASK].delay(event_id)
+        task.delay(event_id)
     except Exception:  # the broker is down: the outbox keeps the email for the next flush
         logger.warning("Broker unreachable; email for event %s left in the outbox", event_id)
 
 
 def enqueue_verification(draft_id: uuid.UUID) -> None:
     """Hand the link's email to Celery; with the broker down it stays pending for the flush."""
+    task = current_app.tasks[SEND_DRAFT_VERIFICATION_TASK]  # a KeyError is a bug
     try:
-        current_app.tasks[SEND_DRAFT_VERIFICATION_TASK].delay(str(draft_id))
+        task.delay(str(draft_id))
     except Exception:  # the broker is down: the outbox keeps the email for the next flush
         logger.warning("Broker unreachable; link for draft %s left pending", draft_id)
 

@@ -25,7 +25,8 @@ def test_civilian_sees_what_is_reserved_and_then_paid_to_them_only(
         page = client.get("/portfolio/").content.decode()
     assert "$1,234.00" in page
     assert request.tracking_number in page
-    part = client.get("/portfolio/", {"part": "balances"}).content.decode()
+    with django_assert_max_num_queries(7 + SESSION_QUERIES):  # polled every few seconds
+        part = client.get("/portfolio/", {"part": "balances"}).content.decode()
     assert "<html" not in part
     assert 'hx-trigger="every 5s"' in part
 

@@ -94,6 +94,24 @@ def test_notifications_are_enqueued_on_commit_only(
     assert len(mail.outbox) == 1
 
 
+def test_a_broker_that_is_down_leaves_the_email_pending_and_the_request_filed(
+    civilian, rent_help, django_capture_on_commit_callbacks, caplog
+):
+    from unittest import mock
+
+    from service_requests.models import RequestEvent
+    from service_requests.tasks import send_event_email
+
+    down = mock.patch.object(send_event_email, "delay", side_effect=ConnectionError)
+    with down as delay, django_capture_on_commit_callbacks(execute=True):
+        filed = submitted(civilian, rent_help, amount_minor=1_000)
+    event = RequestEvent.objects.get(request=filed)
+    delay.assert_called_once_with(event.pk)
+    assert event.notify == "pending"
+    assert mail.outbox == []
+    assert f"email for event {event.pk} left in the outbox" in caplog.text
+
+
 def test_outbox_flush_sends_an_email_left_pending_once(civilian, rent_help):
     """The broker was down when the event was written: the beat task sends it later, once."""
     from datetime import timedelta
