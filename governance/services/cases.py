@@ -16,7 +16,7 @@ from django.utils import timezone
 from core import events
 from core.audit import record_history
 
-from .. import conf
+from .. import conf, emails
 from ..models import (
     DECIDER_OUTCOMES,
     OPEN_CASE_STATUSES,
@@ -34,7 +34,6 @@ from ..models import (
     StepMode,
 )
 from ..selectors.authority import Grant, decision_authority, own_deciders
-from . import notify
 from .authority import check_separation, refusal
 from .errors import (
     ERR_ADMIN_ONLY,
@@ -182,7 +181,7 @@ def _block(case: ApprovalCase, reason: str, *, actor: User) -> None:
     case.current_step = None
     case.due_at = None
     _event(case, CaseEventKind.BLOCKED, actor=actor, message=reason)
-    notify.administrators_case_blocked(case)
+    emails.administrators_case_blocked(case)
 
 
 @transaction.atomic
