@@ -285,13 +285,10 @@ def case_validate_decider(*, actor: User, case: ApprovalCase, now: datetime | No
     hears it was decided.
     """
     now = now or timezone.now()
-    decisions = list(case.decisions.all())
     grant = decision_authority(user=actor, case=case, now=now)
     if grant is None:
-        raise refusal(
-            actor=actor, case=case, case_step=_current_step(case), decisions=decisions, now=now
-        )
-    check_separation(actor, case, decisions)
+        raise refusal(actor=actor, case=case, case_step=_current_step(case), now=now)
+    check_separation(actor, case, case.decisions.all())
     if case.status == CaseStatus.BLOCKED:
         raise GovernanceError(ERR_BLOCKED.format(reason=case.blocked_reason), code="blocked")
     if case.status != CaseStatus.OPEN:
