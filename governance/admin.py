@@ -62,19 +62,20 @@ POLICY_STATUS_LABELS = {
     PolicyStatus.ACTIVE: "success",
     PolicyStatus.RETIRED: "warning",
 }
-_POLICY_FIELDS = (
-    "code",
-    "name",
-    "program",
-    "subject_kind",
-    "scope_key",
-    "amount_min_minor",
-    "amount_max_minor",
-)
 
 
 def _report(request: HttpRequest, error: services.GovernanceError, label: object) -> None:
     messages.error(request, f"{label}: {error.messages[0]}")
+
+
+def _step_edit(step_form: ModelForm) -> services.StepEdit:
+    """What a form of the steps' inline asks for, as the services take it."""
+    data = step_form.cleaned_data
+    return services.StepEdit(
+        order=data["order"],
+        spec=services.StepSpec(**{name: data[name] for name in services.STEP_FIELDS}),
+        step_id=step_form.instance.pk,
+    )
 
 
 @admin.register(Program)
@@ -102,21 +103,7 @@ class PolicyStepInline(TabularInline):
     """A version's steps: editable while the version is a draft, read-only after."""
 
     model = PolicyStep
-    fields = (
-        "order",
-        "name",
-        "approver_kind",
-        "group",
-        "mode",
-        "quorum",
-        "quorum_of",
-        "threshold_minor",
-        "sla_hours",
-        "escalate_to",
-        "reason_on_approve",
-        "reason_on_return",
-        "reason_on_reject",
-    )
+    fields = ("order", *services.STEP_FIELDS)
     extra = 0
     can_delete = True
     autocomplete_fields = ()
@@ -185,9 +172,7 @@ class ApprovalPolicyAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
         if change:
             original = ApprovalPolicy.objects.get(pk=obj.pk)
             if original.status != PolicyStatus.DRAFT:
-                changes = {
-                    f: form.cleaned_data[f] for f in form.changed_data if f in _POLICY_FIELDS
-                }
+                changes = {f: form.cleaned_data[f] for f in form.changed_data}
                 draft = services.policy_new_version(
                     actor=request.user,  # type: ignore[arg-type]
                     policy_id=original.pk,
@@ -211,13 +196,25 @@ class ApprovalPolicyAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
     ) -> None:
-        """The draft's steps, each through the services. The formset only builds the rows
-        (`commit=False`) and fills the lists the admin's change message reads."""
-        actor = request.user
-        for step in formset.save(commit=False):  # builds the rows, writes nothing
-            services.step_save(actor=actor, step=step)  # type: ignore[arg-type]
-        for step in formset.deleted_objects:
-            services.step_remove(actor=actor, step_id=step.pk)  # type: ignore[arg-type]
+        """The draft's steps in one service call: the forms' cleaned data goes in (steps added,
+        changed, removed), and the steps the service saved come back for the admin's change
+        message, which reads the formset's lists."""
+        dropped = formset.deleted_forms
+        removed = [f.instance for f in dropped if f.instance.pk is not None]
+        edited = [f for f in formset.forms if f.has_changed() and f not in dropped]
+        edits = [_step_edit(f) for f in edited]
+        saved = services.policy_steps_save(
+            actor=request.user,  # type: ignore[arg-type]
+            policy_id=formset.instance.pk,
+            edits=edits,
+            removed=[step.pk for step in removed],
+        )
+        done = list(zip(saved, edits, edited, strict=True))
+        formset.new_objects = [step for step, edit, _ in done if edit.step_id is None]
+        formset.changed_objects = [
+            (step, f.changed_data) for step, edit, f in done if edit.step_id is not None
+        ]
+        formset.deleted_objects = removed
 
     def delete_model(self, request: HttpRequest, obj: ApprovalPolicy) -> None:
         services.policy_delete(actor=request.user, policy_id=obj.pk)  # type: ignore[arg-type]

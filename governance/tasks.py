@@ -1,5 +1,6 @@
-"""Celery tasks of governance: delegation permissions and deadlines (the emails are sent by
-`governance.emails.notify_users`).
+"""Celery tasks of governance: delegation permissions and deadlines, and the emails
+(`governance.emails.notify_users`, imported here so that the worker's autodiscovery of this
+module registers it).
 
 Beat runs `sync_delegations` and `escalate_overdue` (see docs/governance.md for the schedule).
 Each is idempotent: a run that repeats, or two that overlap, change nothing more.
@@ -13,6 +14,9 @@ from django.utils import timezone
 from core.audit import system_user
 
 from . import services
+from .emails import notify_users
+
+__all__ = ["escalate_overdue", "notify_users", "sync_delegations"]
 
 
 @shared_task(ignore_result=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -11,9 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .programs import Program
-
-if TYPE_CHECKING:
-    from .cases import ApprovalCase
 
 
 class Delegation(models.Model):
@@ -98,19 +93,3 @@ class Delegation(models.Model):
             and self.starts_at <= moment  # type: ignore[operator]
             and moment < self.ends_at  # type: ignore[operator]
         )
-
-    def covers(self, case: ApprovalCase, step_order: int | None) -> bool:
-        """The case falls inside the delegation's scope (the ceiling is checked apart)."""
-        return (
-            self.program_id == case.program_id
-            and self.subject_kind in ("", case.subject_kind)
-            and self.scope_key in ("", case.scope_key)
-            and (self.step_order is None or self.step_order == step_order)
-        )
-
-    def within_ceiling(self, case: ApprovalCase) -> bool:
-        if case.amount_minor is None:
-            return True
-        if case.currency and self.currency != case.currency:
-            return False
-        return case.amount_minor <= self.ceiling_minor

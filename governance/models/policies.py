@@ -173,9 +173,13 @@ class PolicyStep(models.Model):
                 | (~Q(approver_kind="group") & Q(group__isnull=True)),
                 name="governance_policystep_group_iff_group_kind",
             ),
+            # Both numbers named outright for a quorum: with one of them NULL the comparisons
+            # are NULL, and a CHECK that is NULL passes.
             models.CheckConstraint(
                 condition=(
-                    Q(mode="quorum") & Q(quorum__gte=1) & Q(quorum_of__gte=models.F("quorum"))
+                    Q(mode="quorum", quorum__isnull=False, quorum_of__isnull=False)
+                    & Q(quorum__gte=1)
+                    & Q(quorum_of__gte=models.F("quorum"))
                 )
                 | (~Q(mode="quorum") & Q(quorum__isnull=True) & Q(quorum_of__isnull=True)),
                 name="governance_policystep_quorum_iff_quorum_mode",

@@ -1,7 +1,8 @@
 """Read-only queries for governance, always scoped to the user asking.
 
 - `authority`: who may decide a case now and under which grant (the decision check and the
-  inbox both evaluate its one expression);
+  inbox both evaluate its one expression; its pieces stay in that module), and what a user's
+  delegations lack when there is none;
 - `inbox`: the supervisors' inbox, the case page's reads, delegations given and received;
 - `programs`: the programs a user reviews or decides in;
 - `report`: the auditor's authority report as of any date;
@@ -11,18 +12,14 @@
 from __future__ import annotations
 
 from .authority import (
-    AuthorityMap,
     Deciding,
     Grant,
-    authority_map,
     decidable_cases,
     deciding,
     decision_authority,
-    grant_expression,
+    delegation_shortfalls,
     own_deciders,
-    separated_q,
     step_notify_ids,
-    usable_delegations,
 )
 from .inbox import (
     SORTS,
@@ -51,7 +48,6 @@ __all__ = [
     "STEP_AUTHORITY",
     "STEP_DELEGATED",
     "STEP_ESCALATED",
-    "AuthorityMap",
     "AuthorityRow",
     "Deciding",
     "Grant",
@@ -59,7 +55,6 @@ __all__ = [
     "InboxFilters",
     "Membership",
     "authority_as_of",
-    "authority_map",
     "case_for_viewer",
     "case_inbox",
     "case_timeline",
@@ -67,16 +62,14 @@ __all__ = [
     "decidable_cases",
     "deciding",
     "decision_authority",
+    "delegation_shortfalls",
     "delegations_for",
-    "grant_expression",
     "members_as_of",
     "own_deciders",
     "page_of",
     "programs_decided_by",
     "programs_for",
     "programs_reviewed_by",
-    "separated_q",
     "step_notify_ids",
     "steps_in_force",
-    "usable_delegations",
 ]

@@ -21,7 +21,9 @@ permission never extends their authority.
 `decision_authority` answers it for one case; `decidable_cases` builds the inbox from the same
 conditions (`grant_expression`: the inbox keeps the cases for which it is not NULL).
 Separation of duties for the decider themselves (maker, recommender, decided already) and the
-case's status are checked beside the grant, by both.
+case's status are checked beside the grant, by both. When there is no grant,
+`delegation_shortfalls` says which of the same conditions each of the user's delegations
+fails, for the refusal to put in words.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from ..models import (
@@ -177,32 +179,61 @@ def _escalation_q(person_id: int, authority: AuthorityMap) -> Q:
     )
 
 
-def separated_q(person_id: int, authority: AuthorityMap) -> Q:
-    """Cases `person_id` may decide as far as separation of duties goes: they neither made
-    nor recommended it, nor decided on it (in person or through a delegate)."""
+def _all(conditions: list[tuple[str, Q]]) -> Q:
+    """Cases that meet every one of `conditions`."""
+    q = Q()
+    for _, condition in conditions:
+        q &= condition
+    return q
+
+
+def _separation_conditions(person_id: int, authority: AuthorityMap) -> list[tuple[str, Q]]:
+    """Separation of duties for `person_id`, each rule named, in the order a refusal names the
+    one broken: they did not make the case, nor recommend it, nor decide on it (in person or
+    through a delegate)."""
     decided = sorted(authority.decided.get(person_id, set()))
-    return ~Q(maker_id=person_id) & ~Q(recommender_id=person_id) & ~Q(pk__in=decided)
+    return [
+        ("made", ~Q(maker_id=person_id)),
+        ("recommended", ~Q(recommender_id=person_id)),
+        ("decided", ~Q(pk__in=decided)),
+    ]
 
 
-def _delegation_q(delegation: Delegation, authority: AuthorityMap) -> Q:
-    """Cases `delegation` lets its delegate decide (its window was checked when it was read):
-    the delegate holds the delegated permission, the scope and ceiling cover the case, and the
+def separated_q(person_id: int, authority: AuthorityMap) -> Q:
+    """Cases `person_id` may decide as far as separation of duties goes."""
+    return _all(_separation_conditions(person_id, authority))
+
+
+def _delegation_conditions(delegation: Delegation, authority: AuthorityMap) -> list[tuple[str, Q]]:
+    """What a case needs for `delegation` (its window checked apart) to lend its delegate the
+    open step, each condition named, in the order a refusal looks at them: the scope covers
+    the case, the ceiling its amount, the delegate holds the delegated permission, and the
     delegator holds the open step in their own right and passes separation of duties."""
-    if delegation.program_id not in authority.delegated.get(delegation.delegate_id, set()):
-        return _nothing()
-    q = Q(program_id=delegation.program_id)
+    scope = Q(program_id=delegation.program_id)
     if delegation.subject_kind:
-        q &= Q(subject_kind=delegation.subject_kind)
+        scope &= Q(subject_kind=delegation.subject_kind)
     if delegation.scope_key:
-        q &= Q(scope_key=delegation.scope_key)
+        scope &= Q(scope_key=delegation.scope_key)
     if delegation.step_order is not None:
-        q &= Q(current_step__order=delegation.step_order)
-    q &= Q(amount_minor__isnull=True) | (
+        scope &= Q(current_step__order=delegation.step_order)
+    ceiling = Q(amount_minor__isnull=True) | (
         Q(amount_minor__lte=delegation.ceiling_minor)
         & (Q(currency=delegation.currency) | Q(currency=""))
     )
+    granted = delegation.program_id in authority.delegated.get(delegation.delegate_id, set())
     delegator = delegation.delegator_id
-    return q & _step_authority_q(delegator, authority) & separated_q(delegator, authority)
+    return [
+        ("scope", scope),
+        ("ceiling", ceiling),
+        ("permission", Q() if granted else _nothing()),
+        ("delegator_authority", _step_authority_q(delegator, authority)),
+        *[(f"delegator_{name}", q) for name, q in _separation_conditions(delegator, authority)],
+    ]
+
+
+def _delegation_q(delegation: Delegation, authority: AuthorityMap) -> Q:
+    """Cases `delegation` lets its delegate decide (its window was checked when it was read)."""
+    return _all(_delegation_conditions(delegation, authority))
 
 
 def _grant_conditions(
@@ -297,6 +328,68 @@ def decidable_cases(basis: Deciding) -> QuerySet[ApprovalCase]:
         .annotate(grant=basis.grant)
         .filter(grant__isnull=False)
     )
+
+
+def _window_lack(delegation: Delegation, now: datetime) -> str | None:
+    """What keeps `delegation` from being in force at `now` (`usable_delegations` reads only
+    those that are)."""
+    if delegation.revoked_at is not None:
+        return "revoked"
+    if now < delegation.starts_at:
+        return "not_started"
+    if now >= delegation.ends_at:
+        return "ended"
+    return None
+
+
+def _holds(condition: Q) -> Any:
+    """Whether a case meets `condition`, as a column."""
+    if not condition:  # an empty Q: every case
+        return Value(True)
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
+def delegation_shortfalls(
+    *, user: Any, case: ApprovalCase, now: datetime
+) -> list[tuple[Delegation, str | None]]:
+    """Each delegation `user` received on the case's program, newest first, with the first
+    thing it lacks to lend them the case's open step at `now`, or None: "scope", then its
+    window ("revoked", "not_started", "ended"), then the other conditions of the rule
+    (`_delegation_conditions`: "ceiling", "permission", "delegator_authority",
+    "delegator_made", "delegator_recommended", "delegator_decided").
+
+    What the refusal that explains a missing grant reads, from the rule's own conditions (the
+    grant itself is `decision_authority`). Six queries at most.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return []
+    delegations = list(
+        Delegation.objects.filter(delegate_id=user.pk, program_id=case.program_id)
+        .select_related("delegator")
+        .order_by("-starts_at", "-pk")
+    )
+    if not delegations:
+        return []
+    people = [user, *{d.delegator_id: d.delegator for d in delegations}.values()]
+    authority = authority_map(people, cases=Q(case_id=case.pk))
+    conditions = [_delegation_conditions(d, authority) for d in delegations]
+    columns: dict[str, Any] = {
+        f"d{i}_{name}": _holds(condition)
+        for i, named in enumerate(conditions)
+        for name, condition in named
+    }
+    names = list(columns)
+    row = ApprovalCase.objects.filter(pk=case.pk).annotate(**columns).values_list(*names).get()
+    held = dict(zip(names, row, strict=True))
+    found = []
+    for i, (delegation, named) in enumerate(zip(delegations, conditions, strict=True)):
+        checks = [(name, bool(held[f"d{i}_{name}"])) for name, _ in named]
+        window = _window_lack(delegation, now)
+        checks.insert(1, (window or "window", window is None))
+        found.append((delegation, next((name for name, ok in checks if not ok), None)))
+    return found
 
 
 def own_deciders(case: ApprovalCase, step: PolicyStep | None) -> list[int]:

@@ -34,6 +34,8 @@ from .errors import GovernanceError
 from .escalation import steps_warn_and_escalate
 from .membership import membership_changes_record
 from .policies import (
+    STEP_FIELDS,
+    StepEdit,
     StepSpec,
     policy_activate,
     policy_create,
@@ -42,15 +44,16 @@ from .policies import (
     policy_for_case,
     policy_new_version,
     policy_retire,
+    policy_steps_save,
     policy_validate_editable,
     step_add,
-    step_remove,
-    step_save,
 )
 from .programs import program_delete, program_permission_grant, program_save
 
 __all__ = [
+    "STEP_FIELDS",
     "GovernanceError",
+    "StepEdit",
     "StepSpec",
     "case_apply_policy",
     "case_decide",
@@ -70,12 +73,11 @@ __all__ = [
     "policy_for_case",
     "policy_new_version",
     "policy_retire",
+    "policy_steps_save",
     "policy_validate_editable",
     "program_delete",
     "program_permission_grant",
     "program_save",
     "step_add",
-    "step_remove",
-    "step_save",
     "steps_warn_and_escalate",
 ]

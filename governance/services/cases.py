@@ -16,7 +16,7 @@ from django.utils import timezone
 from core import events
 from core.audit import record_history
 
-from .. import conf
+from .. import conf, emails
 from ..models import (
     DECIDER_OUTCOMES,
     OPEN_CASE_STATUSES,
@@ -34,7 +34,6 @@ from ..models import (
     StepMode,
 )
 from ..selectors.authority import Grant, decision_authority, own_deciders
-from . import notify
 from .authority import check_separation, refusal
 from .errors import (
     ERR_ADMIN_ONLY,
@@ -182,7 +181,7 @@ def _block(case: ApprovalCase, reason: str, *, actor: User) -> None:
     case.current_step = None
     case.due_at = None
     _event(case, CaseEventKind.BLOCKED, actor=actor, message=reason)
-    notify.administrators_case_blocked(case)
+    emails.administrators_case_blocked(case)
 
 
 @transaction.atomic
@@ -286,13 +285,10 @@ def case_validate_decider(*, actor: User, case: ApprovalCase, now: datetime | No
     hears it was decided.
     """
     now = now or timezone.now()
-    decisions = list(case.decisions.all())
     grant = decision_authority(user=actor, case=case, now=now)
     if grant is None:
-        raise refusal(
-            actor=actor, case=case, case_step=_current_step(case), decisions=decisions, now=now
-        )
-    check_separation(actor, case, decisions)
+        raise refusal(actor=actor, case=case, case_step=_current_step(case), now=now)
+    check_separation(actor, case, case.decisions.all())
     if case.status == CaseStatus.BLOCKED:
         raise GovernanceError(ERR_BLOCKED.format(reason=case.blocked_reason), code="blocked")
     if case.status != CaseStatus.OPEN:

@@ -15,9 +15,9 @@ from django.utils import formats
 
 from core.audit import record_history
 
+from .. import emails
 from ..models import ApprovalCase, CaseEventKind, CaseStatus, CaseStep, CaseStepStatus
 from ..selectors.authority import step_notify_ids
-from . import notify
 from .cases import _event
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _warn(*, actor: User, case_id: int, case_step_id: int, now: datetime) -> boo
             case_step=case_step,
             message=f"{case_step.step.name} is due {due}.",
         )
-        notify.step_warning(case, step_notify_ids(case, case_step.step), case_step.step.name, due)
+        emails.step_warning(case, step_notify_ids(case, case_step.step), case_step.step.name, due)
         return True
 
 
@@ -88,8 +88,8 @@ def _escalate(*, actor: User, case_id: int, case_step_id: int, now: datetime) ->
                 target_group.user_set.filter(is_active=True).values_list("pk", flat=True)
             )
         else:
-            targets = notify.administrator_ids()
-        notify.step_escalated(
+            targets = emails.administrator_ids()
+        emails.step_escalated(
             case,
             [*targets, *step_notify_ids(case, case_step.step)],
             case_step.step.name,

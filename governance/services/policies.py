@@ -7,6 +7,7 @@ keep the version they opened under, so a policy change never alters a case alrea
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from core.audit import SYSTEM_USERNAME, record_history
+from core.locks import advisory_xact_lock
 
 from ..models import ApprovalPolicy, ApproverKind, PolicyStatus, PolicyStep, Program, StepMode
 from .errors import (
@@ -50,6 +52,30 @@ class StepSpec:
     reason_on_reject: bool = True
 
 
+# What a step is made of besides its policy and its order (the admin's inline shows these).
+STEP_FIELDS = tuple(StepSpec.__dataclass_fields__)
+# A policy version's own fields: what a new version copies, and what a change to it may set.
+POLICY_FIELDS = (
+    "code",
+    "name",
+    "program",
+    "subject_kind",
+    "scope_key",
+    "amount_min_minor",
+    "amount_max_minor",
+)
+
+
+@dataclass(frozen=True)
+class StepEdit:
+    """A draft's step as an edit of its steps gives it: a new step (`step_id` None) or a
+    change to the step `step_id`, at `order`, made of `spec`."""
+
+    order: int
+    spec: StepSpec
+    step_id: int | None = None
+
+
 def _check_manager(actor: User) -> None:
     """Administrators manage policies; so does the (inactive) system user that management
     commands such as `seed_demo` act as."""
@@ -72,25 +98,57 @@ def policy_validate_editable(policy: ApprovalPolicy) -> None:
         )
 
 
-def _draft_new(policy: ApprovalPolicy, *, actor: User) -> None:
-    """Make an unsaved policy the next draft version of its code, made by `actor`."""
+def _step_write(
+    step: PolicyStep, *, order: int, spec: StepSpec, actor: User, reason: str
+) -> PolicyStep:
+    """Give `step` (new, or of a draft the caller holds locked) `order` and `spec`, check it
+    and save it, its history row naming `actor`."""
+    step.order = order
+    for name in STEP_FIELDS:
+        setattr(step, name, getattr(spec, name))
+    step.full_clean()
+    record_history(step, actor=actor, reason=reason)
+    step.save()
+    return step
+
+
+def _draft_insert(
+    policy: ApprovalPolicy,
+    *,
+    actor: User,
+    reason: str,
+    steps: Iterable[tuple[int, StepSpec]] = (),
+) -> ApprovalPolicy:
+    """Save the unsaved `policy` as the next draft version of its code, made by `actor`, with
+    `steps` as (order, spec). The one way a version comes to be: `policy_create`,
+    `policy_new_version` and a new policy in the admin (`policy_draft_save`) all end here.
+    Call inside a transaction."""
+    # Versions of a code are numbered one after another: two drafts of one code at once queue
+    # here, so the second counts the first instead of taking the same number.
+    advisory_xact_lock(f"governance.policy.{policy.code}")
     latest = ApprovalPolicy.objects.filter(code=policy.code).aggregate(v=Max("version"))["v"]
     policy.version = (latest or 0) + 1
     policy.status = PolicyStatus.DRAFT
     policy.created_by = actor
+    policy.full_clean()
+    record_history(policy, actor=actor, reason=reason)
+    policy.save()
+    for order, spec in steps:
+        _step_write(PolicyStep(policy=policy), order=order, spec=spec, actor=actor, reason=reason)
+    return policy
 
 
 @transaction.atomic
 def policy_draft_save(*, actor: User, policy: ApprovalPolicy) -> ApprovalPolicy:
-    """Save a policy edited in the admin: a new one becomes the next draft version of its code;
-    an existing one must still be a draft (a change to a version in force is
-    `policy_new_version`)."""
+    """Save a policy edited in the admin: a new one becomes the next draft version of its code
+    (as `policy_create` makes it); an existing one must still be a draft (a change to a version
+    in force is `policy_new_version`)."""
     _check_manager(actor)
     if policy.pk is None:
-        _draft_new(policy, actor=actor)
-    else:
-        # Lock the version: an activation racing this edit sees it before or after, never half.
-        policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=policy.pk))
+        return _draft_insert(policy, actor=actor, reason="drafted in the admin")
+    # Lock the version: an activation racing this edit sees it before or after, never half.
+    policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=policy.pk))
+    policy.full_clean()
     record_history(policy, actor=actor, reason="edited in the admin")
     policy.save()
     return policy
@@ -131,50 +189,56 @@ def policy_create(
         amount_min_minor=amount_min_minor,
         amount_max_minor=amount_max_minor,
     )
-    _draft_new(policy, actor=actor)
-    policy.full_clean()
-    record_history(policy, actor=actor, reason="policy drafted")
-    policy.save()
-    for order, spec in enumerate(steps, start=1):
-        step_add(actor=actor, policy=policy, spec=spec, order=order)
+    _draft_insert(policy, actor=actor, reason="policy drafted", steps=enumerate(steps, start=1))
     if activate:
         policy = policy_activate(actor=actor, policy_id=policy.pk)
     return policy
 
 
+@transaction.atomic
+def policy_steps_save(
+    *,
+    actor: User,
+    policy_id: int,
+    edits: Sequence[StepEdit] = (),
+    removed: Sequence[int] = (),
+) -> list[PolicyStep]:
+    """Change a draft version's steps in one go (the admin's inline): remove the steps
+    `removed` names, then change or add each of `edits`, in that order. Administrators only;
+    refused unless the version is a draft; all or nothing. Returns the saved steps in the
+    order of `edits`."""
+    _check_manager(actor)
+    # Lock the version: an activation racing this edit sees all of its steps or none of them.
+    policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_id)
+    policy_validate_editable(policy)
+    for step_id in removed:
+        step = policy.steps.get(pk=step_id)
+        record_history(step, actor=actor, reason="step removed")
+        step.delete()
+    saved = []
+    for edit in edits:
+        if edit.step_id is None:
+            step, reason = PolicyStep(policy=policy), "step added"
+        else:
+            step, reason = policy.steps.get(pk=edit.step_id), "step changed"
+        saved.append(
+            _step_write(step, order=edit.order, spec=edit.spec, actor=actor, reason=reason)
+        )
+    return saved
+
+
+@transaction.atomic
 def step_add(
     *, actor: User, policy: ApprovalPolicy, spec: StepSpec, order: int | None = None
 ) -> PolicyStep:
-    """Add a step to a draft version (at the end unless `order` is given)."""
-    _check_manager(actor)
-    policy_validate_editable(policy)
+    """Add a step to a draft version (at the end unless `order` is given): `policy_steps_save`
+    with one new step."""
     if order is None:
-        order = (policy.steps.aggregate(o=Max("order"))["o"] or 0) + 1
-    step = PolicyStep(policy=policy, order=order, **spec.__dict__)
-    step.full_clean()
-    record_history(step, actor=actor, reason="step added")
-    step.save()
-    return step
-
-
-@transaction.atomic
-def step_save(*, actor: User, step: PolicyStep) -> PolicyStep:
-    """Add or change a step of a draft version (the admin's inline)."""
-    _check_manager(actor)
-    policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=step.policy_id))
-    record_history(step, actor=actor, reason="edited in the admin")
-    step.save()
-    return step
-
-
-@transaction.atomic
-def step_remove(*, actor: User, step_id: int) -> None:
-    """Remove a step from a draft version."""
-    _check_manager(actor)
-    step = PolicyStep.objects.select_related("policy").get(pk=step_id)
-    policy_validate_editable(ApprovalPolicy.objects.select_for_update().get(pk=step.policy_id))
-    record_history(step, actor=actor, reason="removed in the admin")
-    step.delete()
+        # Lock the version first: the end is counted as it stands under the lock.
+        locked = ApprovalPolicy.objects.select_for_update().get(pk=policy.pk)
+        order = (locked.steps.aggregate(o=Max("order"))["o"] or 0) + 1
+    edit = StepEdit(order=order, spec=spec)
+    return policy_steps_save(actor=actor, policy_id=policy.pk, edits=[edit])[0]
 
 
 def _overlapping_active(policy: ApprovalPolicy) -> ApprovalPolicy | None:
@@ -239,41 +303,26 @@ def policy_retire(*, actor: User, policy_id: int) -> ApprovalPolicy:
     return policy
 
 
-_COPIED_POLICY_FIELDS = (
-    "code",
-    "name",
-    "program",
-    "subject_kind",
-    "scope_key",
-    "amount_min_minor",
-    "amount_max_minor",
-)
-_COPIED_STEP_FIELDS = tuple(StepSpec.__dataclass_fields__)
-
-
 @transaction.atomic
 def policy_new_version(
     *, actor: User, policy_id: int, changes: dict[str, Any] | None = None
 ) -> ApprovalPolicy:
     """A new draft version copying `policy_id` (and its steps), with `changes` applied to the
-    policy's own fields. The copied version itself is left as it was."""
+    policy's own fields (`POLICY_FIELDS`). The copied version itself is left as it was."""
     _check_manager(actor)
+    changes = changes or {}
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a policy's own field: {', '.join(sorted(unknown))}.")
     source = ApprovalPolicy.objects.get(pk=policy_id)
-    latest = ApprovalPolicy.objects.filter(code=source.code).aggregate(v=Max("version"))["v"]
-    values = {f: getattr(source, f) for f in _COPIED_POLICY_FIELDS}
-    values.update(changes or {})
-    draft = ApprovalPolicy(**values, version=(latest or 0) + 1, created_by=actor)
-    draft.full_clean()
-    record_history(draft, actor=actor, reason=f"new version of v{source.version}")
-    draft.save()
-    for step in source.steps.order_by("order"):
-        copy = PolicyStep(
-            policy=draft, order=step.order, **{f: getattr(step, f) for f in _COPIED_STEP_FIELDS}
-        )
-        copy.full_clean()
-        record_history(copy, actor=actor, reason=f"copied from v{source.version}")
-        copy.save()
-    return draft
+    draft = ApprovalPolicy(**{f: getattr(source, f) for f in POLICY_FIELDS} | changes)
+    steps = [
+        (step.order, StepSpec(**{f: getattr(step, f) for f in STEP_FIELDS}))
+        for step in source.steps.select_related("group", "escalate_to").order_by("order")
+    ]
+    return _draft_insert(
+        draft, actor=actor, reason=f"new version of v{source.version}", steps=steps
+    )
 
 
 def policy_for_case(

@@ -3,7 +3,9 @@
 For random direct and group grants, group memberships, superusers and deactivated accounts,
 delegations (scope, currency, ceiling, window, revoked or not, permission held or not) and
 cases at random steps and amounts, each person's inbox at a random moment holds a case exactly
-when the decision check lets them decide it then, and names the same grant.
+when the decision check lets them decide it then, and names the same grant; and the reading
+the refusal explains a missing grant from finds a delegation lending the step exactly when
+the grant could be made under one.
 """
 
 from __future__ import annotations
@@ -224,4 +226,13 @@ def test_the_inbox_holds_a_case_exactly_when_the_decision_check_allows_it(
                 if grant is not None:
                     assert case.status == CaseStatus.OPEN
                     assert box.basis.as_grant(listed[case.pk]) == grant, where
+                # The refusal's reading of the delegations follows the same rule: one lends the
+                # step exactly when the grant could be made under it.
+                held = selectors.decision_authority(user=user, case=case, now=moment)
+                lacks = selectors.delegation_shortfalls(user=user, case=case, now=moment)
+                lending = {d.pk for d, lack in lacks if lack is None}
+                if held is None:
+                    assert not lending, where
+                elif held.delegation is not None:
+                    assert held.delegation.pk in lending, where
         transaction.set_rollback(True)

@@ -1,4 +1,5 @@
-"""PostgreSQL: deciders racing on a case's last step produce exactly one outcome."""
+"""PostgreSQL: deciders racing on a case's last step produce exactly one outcome; drafts of
+one policy code made at once are numbered one after another."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.audit import system_user
 from governance import services as governance
 from governance.models import ApprovalCase, CaseStatus, Decision
 from tests.governance.conftest import OUTCOMES, decide, delegate_to, make_policy, open_case, staff
@@ -43,3 +45,18 @@ def test_parallel_deciders_on_the_last_step_make_one_outcome(require_postgres, b
     }[winner.outcome]
     assert final.status == expected
     assert [o[1] for o in OUTCOMES] == [winner.outcome]
+
+
+def test_drafts_of_one_code_made_at_once_take_successive_versions(require_postgres, bare_program):
+    def draft(name: str) -> Any:
+        return lambda: governance.policy_create(
+            actor=system_user(),
+            program=bare_program,
+            code="parks",
+            name=name,
+            steps=[governance.StepSpec(name="Supervisor")],
+        )
+
+    results, errors = _race(draft("first"), draft("second"), draft("third"))
+    assert errors == []
+    assert sorted(p.version for p in results) == [1, 2, 3]  # type: ignore[attr-defined]

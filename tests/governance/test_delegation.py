@@ -209,6 +209,57 @@ def test_a_delegation_limited_to_a_step_covers_only_that_step(program, boss, dep
     decide(deputy, case)
 
 
+def _refused(actor: Any, case: Any) -> governance.GovernanceError:
+    with pytest.raises(governance.GovernanceError) as refused:
+        governance.case_validate_decider(actor=actor, case=case)
+    return refused.value
+
+
+def test_the_refusal_names_what_the_nearest_delegation_lacks(program, boss, deputy):
+    from guardian.shortcuts import remove_perm
+
+    case = open_case(program, staff("maker"), amount_minor=10_000)
+    assert _refused(deputy, case).code == "no_authority"
+
+    # A delegation for another step says least; a ceiling below the amount goes further.
+    delegate_to(boss, deputy, program, step_order=2)
+    assert _refused(deputy, case).code == "delegation_scope"
+    second = staff("second", program=program)
+    low = delegate_to(second, deputy, program, ceiling_minor=5_000)
+    refused = _refused(deputy, case)
+    assert (refused.code, refused.messages[0]) == (
+        "delegation_ceiling",
+        "This case's amount ($100.00) is above the ceiling of your delegation from "
+        f"{second.get_full_name()} ($50.00).",
+    )
+    governance.delegation_revoke(actor=second, delegation_id=low.pk)
+
+    # Another currency is above any ceiling; a window not yet open is named before it.
+    third = staff("third", program=program)
+    delegate_to(third, deputy, program, currency="EUR")
+    assert _refused(deputy, case).code == "delegation_ceiling"
+    later = timezone.now() + timedelta(days=1)
+    fourth = staff("fourth", program=program)
+    delegate_to(fourth, deputy, program, starts_at=later, ends_at=later + timedelta(days=1))
+    assert _refused(deputy, case).code == "delegation_ceiling"  # the further one still wins
+
+    # In force and in scope, but the delegate's permission is not (yet) there.
+    fifth = staff("fifth", program=program)
+    delegate_to(fifth, deputy, program)
+    remove_perm(DELEGATED_PERMISSION, deputy, program)
+    deputy = type(deputy).objects.get(pk=deputy.pk)
+    assert _refused(deputy, case).code == "delegation_not_granted"
+
+
+def test_a_delegation_not_yet_started_says_when_it_starts(program, boss, deputy):
+    case = open_case(program, staff("maker"))
+    later = timezone.now() + timedelta(days=1)
+    delegate_to(boss, deputy, program, starts_at=later, ends_at=later + timedelta(days=1))
+    refused = _refused(deputy, case)
+    assert refused.code == "delegation_not_started"
+    assert f"from {boss.get_full_name()} starts on" in refused.messages[0]
+
+
 # --- the screen ------------------------------------------------------------------------------
 
 

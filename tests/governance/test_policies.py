@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.exceptions import ValidationError
 
 from core.audit import system_user
 from governance import services as governance
 from governance.models import (
+    ApprovalPolicy,
     CaseEvent,
     CaseStatus,
     CaseStepStatus,
     Decision,
     PolicyStatus,
+    PolicyStep,
 )
 from tests.factories import UserFactory
 from tests.governance.conftest import (
@@ -97,6 +100,78 @@ def test_an_active_version_cannot_be_changed(bare_program):
     with pytest.raises(governance.GovernanceError, match="cannot be changed"):
         governance.step_add(actor=system_user(), policy=policy, spec=Step(name="Sneaky"))
     assert policy.steps.count() == 1
+
+
+def test_a_drafts_steps_change_all_together_or_not_at_all(bare_program):
+    actor = system_user()
+    draft = governance.policy_create(
+        actor=actor, program=bare_program, code="parks", name="Parks", steps=[Step(name="One")]
+    )
+    one = draft.steps.get()
+    quorum_without_k = Step(name="Panel", mode="quorum")
+    with pytest.raises(ValidationError):
+        governance.policy_steps_save(
+            actor=actor,
+            policy_id=draft.pk,
+            edits=[governance.StepEdit(order=1, spec=quorum_without_k)],
+            removed=[one.pk],
+        )
+    assert list(draft.steps.values_list("pk", "name")) == [(one.pk, "One")]
+    saved = governance.policy_steps_save(
+        actor=actor,
+        policy_id=draft.pk,
+        edits=[
+            governance.StepEdit(order=1, spec=Step(name="Uno"), step_id=one.pk),
+            governance.StepEdit(order=2, spec=Step(name="Dos", sla_hours=24)),
+        ],
+    )
+    assert [(s.order, s.name) for s in saved] == [(1, "Uno"), (2, "Dos")]
+    assert saved[0].pk == one.pk
+
+
+def test_only_a_drafts_own_steps_are_edited_and_only_while_it_is_a_draft(bare_program):
+    actor = system_user()
+    active = make_policy(bare_program, Step(name="One"), code="active")
+    draft = governance.policy_create(
+        actor=actor, program=bare_program, code="draft", name="Draft", steps=[Step(name="One")]
+    )
+    foreign = active.steps.get()
+    with pytest.raises(governance.GovernanceError, match="cannot be changed"):
+        governance.policy_steps_save(actor=actor, policy_id=active.pk, removed=[foreign.pk])
+    with pytest.raises(PolicyStep.DoesNotExist):
+        governance.policy_steps_save(actor=actor, policy_id=draft.pk, removed=[foreign.pk])
+    edit = governance.StepEdit(order=5, spec=Step(name="Moved"), step_id=foreign.pk)
+    with pytest.raises(PolicyStep.DoesNotExist):
+        governance.policy_steps_save(actor=actor, policy_id=draft.pk, edits=[edit])
+    with pytest.raises(governance.GovernanceError, match="administrator"):
+        governance.policy_steps_save(actor=staff("clerk"), policy_id=draft.pk)
+    assert list(active.steps.values_list("name", "order")) == [("One", 1)]
+
+
+def test_every_version_of_a_code_is_numbered_by_one_path(bare_program):
+    """`policy_create`, `policy_new_version` and the admin's new policy number versions alike,
+    each the next of its code."""
+    actor = system_user()
+    v1 = make_policy(bare_program, Step(name="One"), code="parks")
+    v2 = governance.policy_create(
+        actor=actor, program=bare_program, code="parks", name="Parks 2", steps=[Step(name="A")]
+    )
+    v3 = governance.policy_new_version(actor=actor, policy_id=v1.pk, changes={"name": "Parks 3"})
+    v4 = governance.policy_draft_save(
+        actor=actor, policy=ApprovalPolicy(code="parks", name="Parks 4", program=bare_program)
+    )
+    assert [(p.version, p.status, p.created_by) for p in (v2, v3, v4)] == [
+        (2, PolicyStatus.DRAFT, actor),
+        (3, PolicyStatus.DRAFT, actor),
+        (4, PolicyStatus.DRAFT, actor),
+    ]
+    assert list(v3.steps.values_list("order", "name")) == [(1, "One")]
+    renamed = governance.policy_new_version(
+        actor=actor, policy_id=v1.pk, changes={"code": "gardens"}
+    )
+    assert (renamed.code, renamed.version) == ("gardens", 1)
+    with pytest.raises(ValueError, match="status"):
+        governance.policy_new_version(actor=actor, policy_id=v1.pk, changes={"status": "active"})
 
 
 def test_two_active_policies_may_not_cover_the_same_cases(bare_program):
