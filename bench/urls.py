@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from hms_portal.urls import handler500  # noqa: F401  (the portal's error answers)
 from hms_portal.urls import urlpatterns as portal_urlpatterns
 
 from . import views

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.mediatypes import media_type_matches
 
-from core.api import ERR_JSON_TOO_DEEP, MAX_JSON_DEPTH, error_body, json_depth_exceeds
-from integrations.open311 import Open311Error, render_error
-
-API_PATHS = ("/api/", "/open311/")
+from core.api import ERR_JSON_TOO_DEEP, MAX_JSON_DEPTH, json_depth_exceeds
+from hms_portal.errors import API_PATHS, error_response
 
 
 class JsonDepthLimitMiddleware:
@@ -34,12 +32,5 @@ class JsonDepthLimitMiddleware:
             and media_type_matches(JSONParser.media_type, request.content_type)
             and json_depth_exceeds(request.body, MAX_JSON_DEPTH)
         ):
-            return _too_deep(request)
+            return error_response(request, status=400, code="too_deep", message=ERR_JSON_TOO_DEEP)
         return self.get_response(request)
-
-
-def _too_deep(request: HttpRequest) -> HttpResponse:
-    if request.path_info.startswith("/open311/"):
-        fmt = "xml" if request.path_info.endswith(".xml") else "json"
-        return render_error(Open311Error(400, ERR_JSON_TOO_DEEP), fmt)
-    return JsonResponse(error_body("too_deep", ERR_JSON_TOO_DEEP), status=400)

@@ -9,6 +9,9 @@ from service_requests import views as request_views
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "HMS-ACH portal"
 
+# 503 with Retry-After while the database is away, else 500; never touches the database.
+handler500 = "hms_portal.errors.server_error"
+
 urlpatterns = [
     # Load balancers' probes; HealthCheckMiddleware answers them before any other middleware.
     path("healthz", health.healthz, name="healthz"),
