@@ -44,6 +44,9 @@ else:
     SECRET_KEY = _required("SECRET_KEY")
     ALLOWED_HOSTS = [h for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
 
+# Retired secret keys, newest first: sessions, password-reset links and signed values made
+# with them stay valid during a rotation (docs/operations.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
@@ -417,6 +420,11 @@ HMS_LEDGER_CHECKPOINT_KEY: str = (
     env.str("HMS_LEDGER_CHECKPOINT_KEY", default="insecure-development-checkpoint-key")
     if DEBUG or TESTING
     else _required("HMS_LEDGER_CHECKPOINT_KEY")
+)
+# Retired checkpoint keys, newest first: checkpoints they signed stay checkable after a rotation
+# (docs/operations.md); new checkpoints are signed with HMS_LEDGER_CHECKPOINT_KEY only.
+HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS: list[str] = env.list(
+    "HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS", default=[]
 )
 # Participants' own transfers from /portfolio/: above this amount (minor units) a transfer
 # waits for approval under the named program's policy; no program: such transfers are refused.

@@ -11,7 +11,9 @@ with what the chain says, naming the first bad sequence number:
 - each transfer's postings balance per currency and are exactly the legs the transfer moved;
 - the `LedgerHead` row names the last transfer;
 - each account's stored totals are the sums of its postings;
-- each signed checkpoint is valid under the current key and still matches the transfer it signed.
+- each signed checkpoint is valid under the key that signed it (the current key, or a retired
+  one still listed in `HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS`) and still matches the transfer it
+  signed.
 
 The signing (`sign`, `key_id`) is here too: `ledger.services.checkpoints.checkpoint_write`
 signs the current head with it (HMAC-SHA256 with `HMS_LEDGER_CHECKPOINT_KEY`), at most once per
@@ -73,7 +75,8 @@ MSG_HEAD_BEHIND = "The head names #{head} but the ledger goes on to #{last}."
 MSG_HEAD_HASH = "The head's hash for #{head} is not the stored hash of transfer #{head}."
 MSG_CP_KEY = (
     "Checkpoint of {day} (#{sequence}) was signed with key {key_id}, the current key is "
-    "{current}: it cannot be checked."
+    "{current} and no retired key in HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS is {key_id}: it "
+    "cannot be checked."
 )
 MSG_CP_SIGNATURE = (
     "Checkpoint of {day} (#{sequence}): the signature is not valid (the checkpoint was altered)."
@@ -131,6 +134,15 @@ class VerifyReport:
 
 def _key() -> bytes:
     return str(settings.HMS_LEDGER_CHECKPOINT_KEY).encode()
+
+
+def _verifying_keys() -> dict[str, bytes]:
+    """The keys checkpoints are checked with, by key id: the current key and the retired ones
+    still listed in `HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS` (a rotation keeps old checkpoints
+    checkable; new ones are signed with the current key only)."""
+    retired = getattr(settings, "HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS", [])
+    keys = [_key(), *(str(key).encode() for key in retired)]
+    return {key_id(key): key for key in reversed(keys)}
 
 
 def key_id(key: bytes | None = None) -> str:
@@ -362,14 +374,15 @@ def _check_checkpoints(
     report: VerifyReport, checkpoints: list[LedgerCheckpoint], signed: dict[int, str | None]
 ) -> None:
     current = key_id()
+    keys = _verifying_keys()
     for cp in checkpoints:
         report.checkpoints_checked += 1
         where = {"day": cp.day, "sequence": cp.sequence}
-        if cp.key_id != current:
+        if cp.key_id not in keys:
             # Nothing says the ledger is wrong, but nothing vouches for it either.
             report.add(MSG_CP_KEY.format(**where, key_id=cp.key_id, current=current))
             continue
-        expected = sign(cp.sequence, cp.hash, cp.created_at)
+        expected = sign(cp.sequence, cp.hash, cp.created_at, key=keys[cp.key_id])
         if not hmac.compare_digest(expected, cp.signature):
             report.add(MSG_CP_SIGNATURE.format(**where), sequence=cp.sequence)
             continue

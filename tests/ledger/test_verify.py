@@ -301,6 +301,21 @@ def test_a_checkpoint_under_another_key_is_reported(books, actor, settings):
     assert f"was signed with key {checkpoint.key_id}, the current key is {key_id()}" in out
 
 
+def test_a_rotated_key_kept_as_a_fallback_still_checks_the_old_checkpoints(books, actor, settings):
+    old = checkpoint_write(actor=actor)
+    retired = settings.HMS_LEDGER_CHECKPOINT_KEY
+    settings.HMS_LEDGER_CHECKPOINT_KEY = "a-rotated-key"
+    settings.HMS_LEDGER_CHECKPOINT_KEY_FALLBACKS = [retired]
+    report = verify_ledger()
+    assert report.ok, report.problems
+    assert report.checkpoints_checked == 1
+    assert old.key_id != key_id()
+    # A retired key checks what it signed, and only that: an altered signature is still found.
+    with _tampering("ledger_ledgercheckpoint") as cursor:
+        cursor.execute("UPDATE ledger_ledgercheckpoint SET signature = %s", ["0" * 64])
+    assert "the signature is not valid" in _verify_fails(first_bad=10)
+
+
 def test_export_writes_json_lines_an_auditor_checks_with_a_plain_hmac(books, actor, tmp_path):
     checkpoint_write(actor=actor)
     path: Path = tmp_path / "checkpoints.jsonl"
