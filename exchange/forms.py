@@ -1,0 +1,86 @@
+"""The participant's forms: listing an item, and ranking the others with one plain select per
+item (no script, no dragging: each select is labelled with the item and says its place)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .models import ExchangeItem
+
+ERR_SAME_PLACE = _(
+    "You gave “%(title)s” the same place as “%(other)s”: give each item its own place."
+)
+NOT_ACCEPTABLE = ""
+
+
+class ItemForm(forms.Form):
+    """The item a participant brings: its title (published with the results), a description
+    other participants read, an optional photo."""
+
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=120,
+        help_text=_("Describe the item, not yourself: titles are shown with the public results."),
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What the others should know: size, location, hours."),
+    )
+
+
+def _place(n: int) -> str:
+    return str(_("%(n)d (most wanted)") % {"n": n}) if n == 1 else str(n)
+
+
+class RankingForm(forms.Form):
+    """One select per other item: "not acceptable" (the default) or a place, 1 being the most
+    wanted. Two items given the same place are refused on the second one's field."""
+
+    def __init__(self, *args: Any, items: list[ExchangeItem], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.items = items
+        choices = [(NOT_ACCEPTABLE, _("Not acceptable"))] + [
+            (str(n), _place(n)) for n in range(1, len(items) + 1)
+        ]
+        for item in items:
+            self.fields[f"rank_{item.pk}"] = forms.ChoiceField(
+                label=item.title,
+                required=False,
+                choices=choices,
+                help_text=item.description,
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        taken: dict[str, ExchangeItem] = {}
+        for item in self.items:
+            place = data.get(f"rank_{item.pk}") or NOT_ACCEPTABLE
+            if place == NOT_ACCEPTABLE:
+                continue
+            if place in taken:
+                self.add_error(
+                    f"rank_{item.pk}",
+                    ValidationError(
+                        ERR_SAME_PLACE,
+                        code="duplicate",
+                        params={"title": item.title, "other": taken[place].title},
+                    ),
+                )
+            else:
+                taken[place] = item
+        return data
+
+    def ranked_ids(self) -> list[int]:
+        """The ranked items' numbers, best first."""
+        placed = []
+        for item in self.items:
+            place = self.cleaned_data.get(f"rank_{item.pk}") or NOT_ACCEPTABLE
+            if place != NOT_ACCEPTABLE:
+                placed.append((int(place), item.pk))
+        return [pk for _, pk in sorted(placed)]
