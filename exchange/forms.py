@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from .models import ExchangeItem
@@ -15,6 +16,13 @@ ERR_SAME_PLACE = _(
     "You gave “%(title)s” the same place as “%(other)s”: give each item its own place."
 )
 NOT_ACCEPTABLE = ""
+
+
+def add_refusal(form: forms.BaseForm, refused: ValidationError) -> None:
+    """Show a service's field-keyed refusal beside its fields (unknown keys at the top)."""
+    for field, texts in refused.message_dict.items():
+        for text in texts:
+            form.add_error(field if field in form.fields else None, text)
 
 
 class ItemForm(forms.Form):
@@ -53,7 +61,7 @@ class RankingForm(forms.Form):
                 label=item.title,
                 required=False,
                 choices=choices,
-                help_text=item.description,
+                help_text=escape(item.description),  # the template marks help text safe
             )
 
     def clean(self) -> dict[str, Any]:

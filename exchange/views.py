@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import selectors, services
-from .forms import ItemForm, RankingForm
+from .forms import ItemForm, RankingForm, add_refusal
 from .models import ExchangeRound, ExchangeState
 
 
@@ -27,12 +27,6 @@ from .models import ExchangeRound, ExchangeState
 def round_list(request: HttpRequest) -> HttpResponse:
     rounds = selectors.rounds_for_participants()[:100]
     return render(request, "exchange/round_list.html", {"rounds": rounds})
-
-
-def _apply_refusal(form: Any, refused: services.ExchangeError) -> None:
-    for field, texts in refused.message_dict.items():
-        for text in texts:
-            form.add_error(field if field in form.fields else None, text)
 
 
 def _ranking_open(round_: ExchangeRound) -> bool:
@@ -63,7 +57,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
                     actor=user, round_id=round_.pk, holder=user, **item_form.cleaned_data
                 )
             except services.ExchangeError as refused:
-                _apply_refusal(item_form, refused)
+                add_refusal(item_form, refused)
             else:
                 messages.success(request, _("Your item is listed. Now rank the others."))
                 return redirect("exchange:round", round_id=round_.pk)
@@ -76,7 +70,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
                     actor=user, item_id=own.pk, ranked_ids=ranking_form.ranked_ids()
                 )
             except services.ExchangeError as refused:
-                _apply_refusal(ranking_form, refused)
+                add_refusal(ranking_form, refused)
             else:
                 messages.success(
                     request, _("Your ranking is saved. You can change it until ranking closes.")

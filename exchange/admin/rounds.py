@@ -21,6 +21,7 @@ from unfold.decorators import display
 from core.admin import HistoryModelAdmin
 
 from .. import services
+from ..forms import add_refusal
 from ..models import (
     COMMIT_EXCHANGE_PERMISSION,
     RUN_EXCHANGE_PERMISSION,
@@ -63,9 +64,7 @@ class ExchangeRoundForm(forms.ModelForm):
                 settlement_account=data.get("settlement_account"),
             )
         except services.ExchangeError as refused:
-            for field, texts in refused.message_dict.items():
-                for text in texts:
-                    self.add_error(field if field in self.fields else None, text)
+            add_refusal(self, refused)
         return data
 
 

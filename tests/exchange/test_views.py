@@ -54,7 +54,8 @@ def test_a_participant_lists_an_item_then_ranks(
     assert "List your item" in page.content.decode()
     response = _post(client, open_round, action="list", title="", description="")
     assert response.status_code == 400
-    assert 'aria-describedby="id_title-error"' in response.content.decode()
+    assert 'id="id_title-error"' in response.content.decode()
+    assert 'aria-describedby="id_title-hint id_title-error"' in response.content.decode()
     response = _post(client, open_round, action="list", title="Flat 2", description="Sunny")
     assert response.status_code == 302
     own = ExchangeItem.objects.get(holder=civilian)
@@ -130,7 +131,7 @@ def test_the_outcome_and_the_public_results(
     body = results.content.decode()
     assert round_.snapshots.get().sha256 in body
     for item in items:
-        assert item.holder.username not in body
+        assert item.title not in body
         assert item.holder.email not in body
         assert item.description not in body
     snapshot = client.get(f"/exchange/{round_.pk}/snapshot.json")
@@ -140,5 +141,25 @@ def test_the_outcome_and_the_public_results(
 
 def test_the_page_is_in_spanish(client: Any, open_round: Any, civilian: Any) -> None:
     client.force_login(civilian)
-    page = client.get(f"/exchange/{open_round.pk}/", HTTP_ACCEPT_LANGUAGE="es")
+    client.cookies["django_language"] = "es"
+    page = client.get(f"/exchange/{open_round.pk}/")
     assert "Publique su artículo" in page.content.decode()
+
+
+def test_another_participants_description_is_shown_as_text(client: Any, open_round: Any) -> None:
+    items = join(open_round, ["ann"])
+    description = "<script>alert(1)</script>"
+    from tests.conftest import _person
+
+    other = _person("zed", "civilian")
+    exchange.item_list(
+        actor=other,
+        round_id=open_round.pk,
+        holder=other,
+        title="Flat 7",
+        description=description,
+    )
+    client.force_login(items[0].holder)
+    body = client.get(f"/exchange/{open_round.pk}/").content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
