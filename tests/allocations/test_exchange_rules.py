@@ -13,8 +13,10 @@ import itertools
 from collections.abc import Iterator, Sequence
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from allocations.rules import reference
 from allocations.rules.exchange import (
     ExchangeInputError,
     best_swaps,
@@ -162,3 +164,105 @@ def test_validation_names_the_participant_and_the_fault(
         assert caught.value.code == code
         assert words in str(caught.value)
         assert isinstance(caught.value, ValueError)
+
+
+# --- properties, against brute force on small markets -----------------------------------------
+
+
+@st.composite
+def markets(draw: st.DrawFn, max_n: int) -> list[list[int]]:
+    """Each participant lists some of the others' items in some order."""
+    n = draw(st.integers(0, max_n))
+    prefs = []
+    for i in range(n):
+        order = draw(st.permutations([j for j in range(n) if j != i]))
+        prefs.append(list(order[: draw(st.integers(0, len(order)))]))
+    return prefs
+
+
+def reports(n: int, i: int) -> Iterator[list[int]]:
+    """Every list participant i could hand in: any ordered selection of the others' items."""
+    others = [j for j in range(n) if j != i]
+    for size in range(len(others) + 1):
+        for chosen in itertools.permutations(others, size):
+            yield list(chosen)
+
+
+@SETTINGS
+@given(markets(10))
+def test_trace_equals_the_textbook_rounds(prefs: list[list[int]]) -> None:
+    trace = ttc_trace(prefs)
+    assert trace == reference.top_trading_cycles_by_rounds(prefs)
+    received = top_trading_cycles(prefs)
+    traded = sorted(c for cycles in trace for c in cycles if len(c) > 1)
+    assert cycles_of(received) == traded
+    assert sorted(i for cycles in trace for c in cycles for i in c) == list(range(len(prefs)))
+    # Everything a participant ranked above what they received left in an earlier round.
+    left = {i: r for r, cycles in enumerate(trace) for c in cycles for i in c}
+    for i, item in enumerate(received):
+        better = prefs[i][: rank(prefs, i, item)]
+        assert all(left[j] < left[i] for j in better)
+
+
+@SETTINGS
+@given(markets(6))
+def test_ttc_is_rational_efficient_and_in_the_core(prefs: list[list[int]]) -> None:
+    received = top_trading_cycles(prefs)
+    assert individually_rational(prefs, received)
+    n = len(prefs)
+    mine = [rank(prefs, i, received[i]) for i in range(n)]
+    # No coalition (everyone together included: Pareto efficiency) can share out its own
+    # items so that nobody in it is worse off and someone is better off.
+    for size in range(1, n + 1):
+        for coalition in itertools.combinations(range(n), size):
+            for items in itertools.permutations(coalition):
+                ranks = [rank(prefs, i, item) for i, item in zip(coalition, items, strict=True)]
+                mine_here = [mine[i] for i in coalition]
+                assert not (
+                    all(r <= m for r, m in zip(ranks, mine_here, strict=True))
+                    and ranks != mine_here
+                ), (coalition, items)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets(4))
+def test_ttc_is_strategy_proof(prefs: list[list[int]]) -> None:
+    truthful = top_trading_cycles(prefs)
+    n = len(prefs)
+    for i in range(n):
+        honest = rank(prefs, i, truthful[i])
+        for report in reports(n, i):
+            lied = [report if j == i else prefs[j] for j in range(n)]
+            assert rank(prefs, i, top_trading_cycles(lied)[i]) >= honest, (i, report)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets(7), st.integers(2, 4), st.integers(0, 2**31))
+def test_best_swaps_is_the_brute_force_optimum(
+    prefs: list[list[int]], max_cycle: int, seed: int
+) -> None:
+    received = best_swaps(prefs, max_cycle, seed=seed)
+    assert individually_rational(prefs, received)
+    assert all(len(c) <= max_cycle for c in cycles_of(received))
+    feasible = [
+        perm
+        for perm in rational_allocations(prefs)
+        if all(len(c) <= max_cycle for c in cycles_of(perm))
+    ]
+    most = max(movers(perm) for perm in feasible)
+    assert movers(received) == most
+    assert rank_sum(prefs, received) == min(
+        rank_sum(prefs, perm) for perm in feasible if movers(perm) == most
+    )
+    assert movers(received) >= ttc_movers_within_cap(prefs, max_cycle)
+    assert best_swaps(prefs, max_cycle, seed=seed) == received
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets(12), st.integers(0, 2**31))
+def test_best_swaps_without_a_binding_cap_moves_at_least_as_many_as_ttc(
+    prefs: list[list[int]], seed: int
+) -> None:
+    received = best_swaps(prefs, max(len(prefs), 2), seed=seed)
+    assert movers(received) >= movers(top_trading_cycles(prefs))
+    assert best_swaps(prefs, max(len(prefs), 2), seed=seed) == received
