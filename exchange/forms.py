@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,10 @@ ERR_SAME_PLACE = _(
     "You gave “%(title)s” the same place as “%(other)s”: give each item its own place."
 )
 NOT_ACCEPTABLE = ""
+MAX_PHOTO_BYTES = 4 * 1024 * 1024
+# What a photo must start with, and the extension it is stored under.
+PHOTO_SIGNATURES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+ERR_PHOTO = _("Choose a JPEG or PNG photo of up to 4 MB.")
 
 
 def add_refusal(form: forms.BaseForm, refused: ValidationError) -> None:
@@ -40,6 +45,25 @@ class ItemForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("What the others should know: size, location, hours."),
     )
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        help_text=_("Optional: a JPEG or PNG of the item, up to 4 MB. Leave people out of it."),
+    )
+
+    def clean_photo(self) -> UploadedFile | None:
+        photo = self.cleaned_data.get("photo")
+        if not photo:
+            return None
+        if photo.size is None or photo.size > MAX_PHOTO_BYTES:
+            raise ValidationError(ERR_PHOTO, code="photo")
+        head = photo.read(8)
+        photo.seek(0)
+        for signature, extension in PHOTO_SIGNATURES.items():
+            if head.startswith(signature):
+                photo.name = f"item.{extension}"  # never the uploader's own file name
+                return photo
+        raise ValidationError(ERR_PHOTO, code="photo")
 
 
 def _place(n: int) -> str:

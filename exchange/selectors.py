@@ -70,6 +70,17 @@ def items_to_rank(round_: ExchangeRound, own: ExchangeItem) -> list[ExchangeItem
     )
 
 
+def photo_for(*, user: User, round_id: int, item_id: int) -> ExchangeItem | None:
+    """The item, if it has a photo and `user` holds an item in its round or may view items."""
+    item = ExchangeItem.objects.filter(pk=item_id, round_id=round_id).exclude(photo="").first()
+    if item is None:
+        return None
+    if user.has_perm("exchange.view_exchangeitem"):
+        return item
+    joined = ExchangeItem.objects.filter(round_id=round_id, holder_id=user.pk).exists()
+    return item if joined else None
+
+
 def ranking_of(item: ExchangeItem) -> dict[int, int]:
     """The holder's ranking: position by ranked item number."""
     return dict(ExchangeRanking.objects.filter(item=item).values_list("ranked_id", "position"))

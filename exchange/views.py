@@ -12,10 +12,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import selectors, services
@@ -50,7 +52,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
     status = 200
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "list":
-        item_form = ItemForm(request.POST)
+        item_form = ItemForm(request.POST, request.FILES)
         if item_form.is_valid():
             try:
                 services.item_list(
@@ -104,9 +106,27 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
             "assignment": assignment,
             "explanation": explanation,
             "published": round_.state in selectors.SOLVED_STATES,
+            "others": others,
         },
         status=status,
     )
+
+
+@never_cache
+@login_required
+@require_safe
+def item_photo(request: HttpRequest, round_id: int, item_id: int) -> HttpResponseBase:
+    """An item's photo, to the round's participants and to staff who may see items; anyone
+    else gets 404. Served inline as the image type its first bytes say, in a sandbox."""
+    item = selectors.photo_for(user=request.user, round_id=round_id, item_id=item_id)
+    if item is None:
+        raise Http404(_("No such photo."))
+    kind = "png" if item.photo.name.endswith(".png") else "jpeg"
+    response = FileResponse(item.photo.open("rb"), content_type=f"image/{kind}")
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_safe

@@ -163,3 +163,50 @@ def test_another_participants_description_is_shown_as_text(client: Any, open_rou
     body = client.get(f"/exchange/{open_round.pk}/").content.decode()
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_photo_is_kept_and_shown_only_to_the_rounds_participants(
+    client: Any, open_round: Any, civilian: Any, settings: Any, tmp_path: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import _person
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(civilian)
+    refused = _post(
+        client,
+        open_round,
+        action="list",
+        title="Flat 2",
+        photo=SimpleUploadedFile("flat.png", b"%PDF-1.4 not an image", "image/png"),
+    )
+    assert refused.status_code == 400
+    assert "Choose a JPEG or PNG photo" in refused.content.decode()
+    assert not ExchangeItem.objects.exists()
+    listed = _post(
+        client,
+        open_round,
+        action="list",
+        title="Flat 2",
+        photo=SimpleUploadedFile("my-name-and-address.png", PNG, "image/png"),
+    )
+    assert listed.status_code == 302
+    item = ExchangeItem.objects.get(holder=civilian)
+    assert "my-name" not in item.photo.name
+    url = f"/exchange/{open_round.pk}/items/{item.pk}/photo"
+    neighbour = join(open_round, ["ann"])[0].holder
+    client.force_login(neighbour)
+    shown = client.get(url)
+    assert shown.status_code == 200
+    assert shown["Content-Type"] == "image/png"
+    assert b"".join(shown.streaming_content) == PNG
+    page = client.get(f"/exchange/{open_round.pk}/").content.decode()
+    assert f'src="{url}" alt="Photo of Flat 2"' in page
+    client.force_login(_person("stranger", "civilian"))
+    assert client.get(url).status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302
