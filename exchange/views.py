@@ -118,10 +118,11 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
 def item_photo(request: HttpRequest, round_id: int, item_id: int) -> HttpResponseBase:
     """An item's photo, to the round's participants and to staff who may see items; anyone
     else gets 404. Served inline as the image type its first bytes say, in a sandbox."""
-    item = selectors.photo_for(user=request.user, round_id=round_id, item_id=item_id)
+    user: Any = request.user  # signed in: login_required
+    item = selectors.photo_for(user=user, round_id=round_id, item_id=item_id)
     if item is None:
         raise Http404(_("No such photo."))
-    kind = "png" if item.photo.name.endswith(".png") else "jpeg"
+    kind = "png" if (item.photo.name or "").endswith(".png") else "jpeg"
     response = FileResponse(item.photo.open("rb"), content_type=f"image/{kind}")
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
