@@ -32,9 +32,12 @@ to pass over.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import random
 from collections.abc import Sequence
+
+import numpy as np
 
 ERR_OWN_ITEM = (
     "Participant {participant} ranks their own item {participant}; list only the items of others."
@@ -81,29 +84,34 @@ def _fault(prefs: Sequence[Sequence[int]], i: int) -> ExchangeInputError | None:
     return None
 
 
+def _all_valid(prefs: Sequence[Sequence[int]]) -> bool:
+    """Whether every list is valid, checked in bulk (numpy, and map in C): true only when every
+    entry is a plain int from 0 to n - 1, none is the participant's own item and no list
+    repeats an item. False leaves the lists to be looked at one by one."""
+    n = len(prefs)
+    if not set(map(type, itertools.chain.from_iterable(prefs))) <= {int}:
+        return False
+    sizes = np.fromiter(map(len, prefs), dtype=np.int64, count=n)
+    flat = np.fromiter(itertools.chain.from_iterable(prefs), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    if ((flat < 0) | (flat >= n) | (flat == owner)).any():
+        return False
+    if n and (sizes == sizes[0]).all():  # equally long lists: sort each row, look for repeats
+        rows = np.sort(flat.reshape(n, int(sizes[0])), axis=1)
+        return not (rows[:, 1:] == rows[:, :-1]).any()
+    return sum(map(len, map(set, prefs))) == flat.shape[0]
+
+
 def validate_prefs(prefs: Sequence[Sequence[int]]) -> None:
     """Refuse a list that ranks an unknown item (not a whole number from 0 to n - 1), the
     participant's own item, or one item twice: `ExchangeInputError` for the first participant
     at fault."""
-    n = len(prefs)
-    for i, p in enumerate(prefs):
-        if not p:
-            continue
-        # The common case in a few calls into C: no repeats, whole numbers only (a float, a
-        # string or a numpy integer makes the sum something other than an int), all in range,
-        # not the participant's own. Anything else is looked at item by item.
-        try:
-            distinct = set(p)
-            if (
-                len(distinct) == len(p)
-                and type(sum(distinct)) is int
-                and min(distinct) >= 0
-                and max(distinct) < n
-                and i not in distinct
-            ):
-                continue
-        except TypeError:  # unhashable, or not numbers
-            pass
+    try:
+        if _all_valid(prefs):
+            return
+    except (TypeError, ValueError, OverflowError):  # not numbers, or past int64
+        pass
+    for i in range(len(prefs)):
         error = _fault(prefs, i)
         if error is not None:
             raise error
@@ -121,58 +129,53 @@ def _ttc(prefs: Sequence[Sequence[int]]) -> tuple[list[int], list[list[int]], li
     """
     n = len(prefs)
     received = list(range(n))
-    gone = bytearray(n)  # left in a cycle
-    on_path = bytearray(n)
+    left = [-1] * n  # the round in which i left in a cycle; -1 while i is still there
+    place = [-1] * n  # i's position on the path; -1 when off it
     ptr = [0] * n  # the position in prefs[i] of the item i points at (len: their own)
     passed = [-1] * n  # the latest round among the items i has passed over
-    round_of = [0] * n  # the round in which i left
-    place = [0] * n  # i's position on the path
     path: list[int] = []
     cycles: list[list[int]] = []
     rounds: list[int] = []
     for start in range(n):
-        if gone[start]:
+        if left[start] >= 0:
             continue
         cur = start
         while True:
             p = prefs[cur]
             k = ptr[cur]
-            last = passed[cur]
+            latest = passed[cur]
             size = len(p)
-            while k < size and gone[p[k]]:
-                r = round_of[p[k]]
-                if r > last:
-                    last = r
+            while k < size:
+                r = left[p[k]]
+                if r < 0:
+                    break
+                if r > latest:
+                    latest = r
                 k += 1
             ptr[cur] = k
-            passed[cur] = last
+            passed[cur] = latest
             nxt = p[k] if k < size else cur
             place[cur] = len(path)
             path.append(cur)
-            on_path[cur] = 1
-            if not on_path[nxt]:
+            at = place[nxt]
+            if at < 0:
                 cur = nxt
                 continue
             # The path closed on itself: the members from nxt to the top trade and leave.
-            at = place[nxt]
             cycle = path[at:]
             del path[at:]
-            rnd = 0
-            for j, member in enumerate(cycle):
-                gone[member] = 1
-                on_path[member] = 0
-                received[member] = cycle[j + 1] if j + 1 < len(cycle) else cycle[0]
-                if passed[member] + 1 > rnd:
-                    rnd = passed[member] + 1
-            for member in cycle:
-                round_of[member] = rnd
+            rnd = max([passed[member] for member in cycle]) + 1
+            for member, item in zip(cycle, cycle[1:] + cycle[:1], strict=True):
+                received[member] = item
+                left[member] = rnd
+                place[member] = -1
             cycles.append(cycle)
             rounds.append(rnd)
             if not path:
                 break
             # The member below pointed into the cycle: it points again, from where it was.
             cur = path.pop()
-            on_path[cur] = 0
+            place[cur] = -1
     return received, cycles, rounds
 
 
