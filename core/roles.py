@@ -52,8 +52,16 @@ _FINANCE = [
     "integrations.import_data",
     "integrations.export_data",
     "integrations.view_dataimport",
+    "exchange.view_exchangeround",
+    "exchange.add_exchangeround",
+    "exchange.run_exchange",
+    "exchange.commit_exchange",
+    "exchange.view_exchangeitem",
+    "exchange.view_exchangecycle",
+    "exchange.view_exchangeassignment",
+    "exchange.view_exchangesnapshot",
 ]
-_OUR_APPS = ("service_requests", "governance", "allocations", "ledger")
+_OUR_APPS = ("service_requests", "governance", "allocations", "ledger", "exchange")
 
 ROLES: dict[str, list[str] | str] = {
     CIVILIAN: [],

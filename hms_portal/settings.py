@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "allocations",
     "service_requests",
     "participants",
+    "exchange",
     "integrations",
     "hms_portal",
 ]

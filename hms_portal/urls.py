@@ -22,6 +22,7 @@ urlpatterns = [
     path("portfolio/", include("participants.urls")),
     path("workflow/", include("governance.urls")),
     path("rounds/", include("allocations.urls")),
+    path("exchange/", include("exchange.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("hms_portal.api_urls")),

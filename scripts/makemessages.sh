@@ -15,6 +15,7 @@ $PY manage.py makemessages --locale es --domain django --no-location --no-obsole
   --ignore 'ledger/*' --ignore 'governance/*' --ignore 'allocations/*' --ignore 'integrations/*' \
   --ignore 'templates/governance/*' --ignore 'templates/allocations/*' --ignore 'templates/admin/*' \
   --ignore 'service_requests/admin/*' --ignore 'service_requests/api.py' \
+  --ignore 'exchange/admin/*' --ignore 'exchange/migrations/*' \
   --ignore 'service_requests/migrations/*' --ignore 'service_requests/management/*' \
   --ignore 'hms_portal/*' --ignore 'manage.py'
 $PY manage.py compilemessages --locale es --ignore '.venv/*' --ignore 'node_modules/*'

@@ -122,3 +122,34 @@ def priority(
                 left = 0
             stopped = True
     return grants
+
+
+def top_trading_cycles_by_rounds(prefs: list[list[int]]) -> list[list[list[int]]]:
+    """Top trading cycles as in the textbook, round by round: every participant still present
+    points to the owner of their best acceptable item still present (participant i owns item
+    i), or to themself; the cycles of that graph trade and leave. Returns each round's cycles,
+    each in pointing order from its smallest member (`[a, b]`: a receives b's item), ordered
+    by smallest member; a participant keeping their own item is `[i]`. Rebuilds every pointer
+    each round: quadratic on long lists, the specification `exchange.ttc_trace` is held to."""
+    present = set(range(len(prefs)))
+    rounds = []
+    while present:
+        points = {i: next((j for j in prefs[i] if j in present), i) for i in present}
+        cycles = []
+        walked: dict[int, int] = {}  # participant -> the walk that reached them
+        for start in sorted(present):
+            walk: list[int] = []
+            cur = start
+            while cur not in walked:
+                walked[cur] = start
+                walk.append(cur)
+                cur = points[cur]
+            if walked[cur] == start:  # this walk closed on itself: a new cycle
+                cycle = walk[walk.index(cur) :]
+                at = cycle.index(min(cycle))
+                cycles.append(cycle[at:] + cycle[:at])
+        cycles.sort()
+        for cycle in cycles:
+            present.difference_update(cycle)
+        rounds.append(cycles)
+    return rounds

@@ -26,6 +26,7 @@ APPS = (
     "allocations",
     "service_requests",
     "participants",
+    "exchange",
     "integrations",
     "hms_portal",
 )

@@ -53,3 +53,7 @@ def test_seeding_twice_gives_each_role_one_verified_sign_in_and_keeps_the_reques
     supervisor = users.get(username="supervisor")
     assert supervisor.has_perm("governance.decide_program", housing)
     assert "Requests already seeded" in out.getvalue()
+    # One open home swap to join, one solved market-stall swap with public results.
+    from exchange.models import ExchangeRound
+
+    assert sorted(ExchangeRound.objects.values_list("state", flat=True)) == ["open", "solved"]

@@ -14,9 +14,9 @@ SPANISH_PO = ROOT / "locale" / "es" / "LC_MESSAGES" / "django.po"
 SPANISH_MO = SPANISH_PO.with_suffix(".mo")
 
 # The civilian-facing sources (the same scope as scripts/makemessages.sh): every template but
-# the staff screens, and the code of service_requests and participants but their staff admin
-# and API.
-PUBLIC_PACKAGES = ("service_requests", "participants")
+# the staff screens, and the code of service_requests, participants and exchange but their staff
+# admin, API and migrations.
+PUBLIC_PACKAGES = ("service_requests", "participants", "exchange")
 PUBLIC_TEMPLATE_EXCLUDES = ("governance", "allocations", "admin")
 PUBLIC_PYTHON_EXCLUDES = ("admin", "admin.py", "api.py", "migrations", "management")
 

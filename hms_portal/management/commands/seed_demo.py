@@ -133,6 +133,15 @@ class Command(BaseCommand):
         cycle = demo_cycle_settle(actor=system)
         if cycle is not None:
             self.stdout.write(f"Settled clearing cycle {cycle.pk} with its ACH file.")
+        from exchange.services.demo import demo_rounds_seed
+
+        for round_ in demo_rounds_seed(
+            actor=users["finance"],
+            housing=programs["housing"],
+            business=programs["business"],
+            domain=f"exchange.{DEMO_DOMAIN}",
+        ):
+            self.stdout.write(f"Exchange round {round_.pk}: /exchange/{round_.pk}/")
 
     # -- people -------------------------------------------------------------------------------
     def _users(self, system: Any) -> dict[str, Any]:
