@@ -46,7 +46,17 @@ ERR_DUPLICATE = "Participant {participant} ranks item {item} more than once."
 ERR_UNKNOWN_ITEM = (
     "Participant {participant} ranks item {item}, but the items are numbered 0 to {last}."
 )
+ERR_TOO_HARD = (
+    "No provably best exchange of {participants} participants in cycles of at most "
+    "{max_cycle} was found within the solver's limit ({cycles} candidate cycles). Try a "
+    "smaller cycle cap, or top trading cycles."
+)
 ERR_NOT_ALLOCATION = "The allocation is not a permutation of 0 to {last}."
+
+# CP-SAT's deterministic time (about a second of work each on a typical core): the same input
+# stops at the same point on any machine, so whether a market is too hard does not depend on
+# the machine's load.
+SOLVE_LIMIT = 600.0
 
 OWN_ITEM = "own_item"
 DUPLICATE = "duplicate"
@@ -61,6 +71,10 @@ class ExchangeInputError(ValueError):
         super().__init__(message)
         self.participant = participant
         self.code = code
+
+
+class ExchangeTooHardError(RuntimeError):
+    """`best_swaps` could not prove an allocation optimal within `SOLVE_LIMIT`."""
 
 
 def _fault(prefs: Sequence[Sequence[int]], i: int) -> ExchangeInputError | None:
@@ -268,10 +282,15 @@ def exchange_cycles(prefs: Sequence[Sequence[int]], max_cycle: int) -> list[tupl
 def best_swaps(prefs: Sequence[Sequence[int]], max_cycle: int, *, seed: int = 0) -> list[int]:
     """The individually rational allocation in cycles of at most `max_cycle` participants
     that moves the most participants to an item they prefer to their own; among those, the
-    smallest sum of rank positions (0 for a first choice) of the items received; among those,
-    the largest sum of tie-break weights drawn for the cycles from `seed`. Each level is solved
-    to optimality with CP-SAT (one worker, fixed seed), the level before held at its optimum,
-    so the answer is exact and the same for the same input and seed."""
+    smallest sum of rank positions (0 for a first choice) of the items received. Exact: one
+    integer program over the candidate cycles (`exchange_cycles`), solved to optimality by
+    CP-SAT, maximising `scale * movers - rank sum` with `scale` above any possible rank sum,
+    which orders solutions by movers first and rank sum second.
+
+    Ties among optimal allocations are broken by the seed: it shuffles the order of the
+    candidate cycles and seeds the solver, which runs on one worker with no clock limit, so
+    the same input and seed give the same answer. `ExchangeTooHardError` if the solver has not
+    proved an optimum within `SOLVE_LIMIT` (long caps on large, dense markets)."""
     from ortools.sat.python import cp_model
 
     validate_prefs(prefs)
@@ -282,11 +301,12 @@ def best_swaps(prefs: Sequence[Sequence[int]], max_cycle: int, *, seed: int = 0)
     cycles = exchange_cycles(prefs, max_cycle)
     if not cycles:
         return received
+    random.Random(seed).shuffle(cycles)
     rank = [{item: r for r, item in enumerate(p)} for p in prefs]
-    sizes = [len(c) for c in cycles]
-    costs = [sum(rank[c[j]][c[(j + 1) % len(c)]] for j in range(len(c))) for c in cycles]
-    draw = random.Random(seed)
-    weights = [draw.randrange(1 << 20) for _ in cycles]
+    scale = sum(len(p) for p in prefs) + 1
+    gains = [
+        scale * len(c) - sum(rank[c[j]][c[(j + 1) % len(c)]] for j in range(len(c))) for c in cycles
+    ]
 
     model = cp_model.CpModel()
     chosen = [model.new_bool_var(f"c{k}") for k in range(len(cycles))]
@@ -297,34 +317,22 @@ def best_swaps(prefs: Sequence[Sequence[int]], max_cycle: int, *, seed: int = 0)
     for ks in member_of:
         if len(ks) > 1:
             model.add_at_most_one(chosen[k] for k in ks)
-    movers = cp_model.LinearExpr.weighted_sum(chosen, sizes)
-    cost = cp_model.LinearExpr.weighted_sum(chosen, costs)
-    luck = cp_model.LinearExpr.weighted_sum(chosen, weights)
+    model.maximize(cp_model.LinearExpr.weighted_sum(chosen, gains))
 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
+    solver.parameters.random_seed = seed % 2**31
+    solver.parameters.max_deterministic_time = SOLVE_LIMIT
     # The full linear relaxation: the cycle formulation's LP bound is close to the optimum,
-    # and without it one worker proves the second level optimal only after minutes.
+    # and without it one worker takes minutes to prove the rank sum optimal.
     solver.parameters.linearization_level = 2
-    values: list[bool] = []
-    for goal, maximise in ((movers, True), (cost, False), (luck, True)):
-        if values:
-            model.clear_hints()
-            for var, value in zip(chosen, values, strict=True):
-                model.add_hint(var, value)
-        if maximise:
-            model.maximize(goal)
-        else:
-            model.minimize(goal)
-        status = solver.solve(model)
-        if status != cp_model.OPTIMAL:
-            raise RuntimeError(f"CP-SAT stopped without an optimum ({solver.status_name(status)})")
-        values = [bool(solver.value(var)) for var in chosen]
-        best = round(solver.objective_value)
-        model.add(goal >= best if maximise else goal <= best)
+    status = solver.solve(model)
+    if status != cp_model.OPTIMAL:
+        raise ExchangeTooHardError(
+            ERR_TOO_HARD.format(cycles=len(cycles), max_cycle=max_cycle, participants=n)
+        )
     for k, cycle in enumerate(cycles):
-        if values[k]:
+        if solver.boolean_value(chosen[k]):
             for j, member in enumerate(cycle):
                 received[member] = cycle[(j + 1) % len(cycle)]
     return received
