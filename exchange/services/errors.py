@@ -25,6 +25,10 @@ ERR_SETTLEMENT = "The round needs a settlement account in {currency} before mone
 ERR_CURRENCY = "The account is in {account}; the round is in {round}."
 ERR_WINDOW_ORDER = "The ranking window must close after it opens."
 ERR_MAX_CYCLE = "A cycle needs at least two members."
+ERR_TOO_HARD = (
+    "The best swaps of “{title}” could not be proven within the solver's limit. Nothing was "
+    "solved: lower the cycle cap, or use top trading cycles, and solve again."
+)
 
 
 class ExchangeError(ValidationError):

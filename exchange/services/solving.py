@@ -20,7 +20,7 @@ from ..models import (
     ExchangeSnapshot,
 )
 from ..solve import Solution, solve
-from .errors import ERR_TAMPERED, refused
+from .errors import ERR_TAMPERED, ERR_TOO_HARD, refused
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -66,6 +66,9 @@ def snapshot_solve(stored: ExchangeSnapshot, expected: str) -> Solution:
         return solve(frozen.load(data))
     except (ValueError, rules.ExchangeInputError) as error:
         raise refused("snapshot", str(error), "invalid") from None
+    except rules.ExchangeTooHardError:
+        title = stored.round.title
+        raise refused("max_cycle", ERR_TOO_HARD.format(title=title), "too_hard") from None
 
 
 def solution_store(

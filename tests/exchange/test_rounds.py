@@ -96,6 +96,28 @@ def test_best_swaps_respects_the_cap_and_says_so(officer: Any, housing: Any) -> 
     assert "top trading cycles, without its longer cycles, would move 0" in text
 
 
+def test_a_solve_the_solver_cannot_prove_is_refused_and_the_round_stays_frozen(
+    officer: Any, housing: Any, monkeypatch: Any
+) -> None:
+    from allocations.rules import exchange as rules
+
+    round_ = make_round(officer, housing, rule="best_swaps", max_cycle=3, seed=1)
+    items = join(round_, ["ivy", "jon", "kim", "lou"])
+    rank(items, {0: [1, 2, 3], 1: [2, 3, 0], 2: [3, 0, 1], 3: [0, 1, 2]})
+    exchange.round_freeze(actor=officer, round_id=round_.pk)
+    monkeypatch.setattr(rules, "SOLVE_LIMIT", 0.0)  # no time to prove anything
+    _refused(
+        lambda: exchange.round_solve(actor=officer, round_id=round_.pk),
+        "max_cycle",
+        "could not be proven within the solver's limit",
+    )
+    assert state_of(round_) == "frozen"
+    assert not ExchangeCycle.objects.filter(round=round_).exists()
+    monkeypatch.setattr(rules, "SOLVE_LIMIT", 600.0)
+    exchange.round_solve(actor=officer, round_id=round_.pk)
+    assert ExchangeCycle.objects.filter(round=round_).exists()
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 
