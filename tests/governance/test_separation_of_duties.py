@@ -12,15 +12,31 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from core import roles
 from governance import selectors
 from governance import services as governance
-from governance.models import CaseStatus, Decision, Delegation
+from governance.models import (
+    ApproverKind,
+    CaseStatus,
+    CaseStep,
+    Decision,
+    Delegation,
+    Duty,
+    DutyConflict,
+    Holder,
+)
 from tests.conftest import _person
-from tests.governance.conftest import delegate_to, make_policy, open_case, staff
+from tests.governance.conftest import (
+    delegate_to,
+    forced_delegation,
+    make_policy,
+    open_case,
+    staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,25 +50,6 @@ def parks(bare_program: Any) -> Any:
 @pytest.fixture
 def auditor(db: Any) -> Any:
     return _person("audra", roles.AUDITOR, staff=True)
-
-
-def forced_delegation(delegator: Any, delegate: Any, program: Any) -> Delegation:
-    """A delegation that exists although the service would refuse it (an old row, a
-    restored backup, a direct write): the decision check must not honour it."""
-    now = timezone.now()
-    delegation = Delegation.objects.create(
-        delegator=delegator,
-        delegate=delegate,
-        program=program,
-        ceiling_minor=1_000_000,
-        currency="USD",
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(days=2),
-        reason="On leave",
-        permission_granted=True,
-    )
-    assign_perm("governance.decide_program_delegated", delegate, program)
-    return delegation
 
 
 def _delegation_form(program: Any, delegate: Any) -> dict[str, Any]:
@@ -161,9 +158,7 @@ def test_granting_decide_authority_to_an_auditor_is_refused(parks: Any, auditor:
     )
 
 
-def test_the_authority_report_never_lists_an_auditor_as_a_decider(
-    parks: Any, auditor: Any
-) -> None:
+def test_the_authority_report_never_lists_an_auditor_as_a_decider(parks: Any, auditor: Any) -> None:
     boss = staff("boss", program=parks)
     forced_delegation(boss, auditor, parks)
     assign_perm("governance.decide_program", auditor, parks)
@@ -181,3 +176,149 @@ def test_the_authority_report_lists_a_delegate_once(parks: Any) -> None:
     mine = [r for r in rows if r.person == named]
     assert len(mine) == 1, mine
     assert mine[0].via.startswith(f"delegation #{delegation.pk} from ")
+
+
+# --- the whole role x action matrix -----------------------------------------------------------
+
+HOLDERS = [Holder.ADMINISTRATOR, *roles.ROLES]
+# Every way to decide, to come to decide, or to lend deciding.
+ACTIONS = [
+    "decide_own",
+    "decide_group_step",
+    "decide_escalated",
+    "decide_delegated",
+    "receive_delegation",
+    "give_delegation",
+    "be_granted_decide",
+]
+
+
+def _holding(holder: str, username: str) -> Any:
+    """An active staff member who is `holder`: a superuser, or a member of the role group."""
+    person = staff(username)
+    if holder == Holder.ADMINISTRATOR:
+        person.is_superuser = True
+        person.save()
+    else:
+        person.groups.add(Group.objects.get(name=holder))
+    return person
+
+
+def _attempt(action: str, person: Any, program: Any) -> str | None:
+    """The refusal `person` meets trying `action` on `program` (every other rule satisfied),
+    or None when they get to do it."""
+    root = staff("root-of-the-matrix")
+    root.is_superuser = True
+    root.save()
+    maker = staff("matrix-maker")
+    now = timezone.now()
+    window = {
+        "subject_kind": "",
+        "scope_key": "",
+        "step_order": None,
+        "ceiling_minor": 1_000_000,
+        "starts_at": now - timedelta(hours=1),
+        "ends_at": now + timedelta(days=2),
+        "reason": "On leave",
+        "now": now,
+    }
+    in_inbox = False
+    try:
+        if action == "receive_delegation":
+            boss = staff("matrix-boss", program=program)
+            governance.delegation_validate(
+                actor=boss, delegator=boss, delegate=person, program=program, **window
+            )
+            return None
+        if action == "give_delegation":
+            assign_perm("governance.decide_program", person, program)
+            governance.delegation_validate(
+                actor=person,
+                delegator=person,
+                delegate=staff("matrix-delegate"),
+                program=program,
+                **window,
+            )
+            return None
+        if action == "be_granted_decide":
+            governance.program_permission_grant(
+                actor=root, program=program, user=person, permission="governance.decide_program"
+            )
+            return None
+        if action == "decide_own":
+            make_policy(program, governance.StepSpec(name="Deciders"))
+            assign_perm("governance.decide_program", person, program)
+        elif action == "decide_group_step":
+            panel = Group.objects.create(name="matrix-panel")
+            person.groups.add(panel)
+            make_policy(
+                program,
+                governance.StepSpec(name="Panel", approver_kind=ApproverKind.GROUP, group=panel),
+            )
+        elif action == "decide_escalated":
+            desk = Group.objects.create(name="matrix-desk")
+            person.groups.add(desk)
+            make_policy(
+                program, governance.StepSpec(name="Deciders", sla_hours=1, escalate_to=desk)
+            )
+        elif action == "decide_delegated":
+            make_policy(program, governance.StepSpec(name="Deciders"))
+            forced_delegation(staff("matrix-boss", program=program), person, program)
+        case = open_case(program, maker)
+        if action == "decide_escalated":
+            CaseStep.objects.filter(case=case, status="open").update(escalated_at=now)
+        in_inbox = case.pk in set(
+            selectors.case_inbox(user=person).cases.values_list("pk", flat=True)
+        )
+        governance.case_decide(actor=person, case_id=case.pk, outcome="approve", reason="ok")
+    except governance.GovernanceError as error:
+        assert not (action.startswith("decide") and in_inbox), "the inbox lists it"
+        return str(error.messages[0])
+    assert in_inbox or not action.startswith("decide"), "the inbox leaves it out"
+    return None
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("holder", HOLDERS)
+def test_the_duty_table_holds_for_every_role_and_action(
+    bare_program: Any, holder: str, action: str
+) -> None:
+    """Every role, administrators and auditors included, against every way of holding decide
+    authority: allowed exactly when the separation-of-duties table does not forbid it."""
+    forbidden = DutyConflict.objects.filter(holder=holder, duty=Duty.DECIDE).exists()
+    person = _holding(holder, f"matrix-{holder}")
+    refusal = _attempt(action, person, bare_program)
+    if forbidden:
+        assert refusal is not None
+        assert refusal.startswith("Separation of duties"), refusal
+    else:
+        assert refusal is None
+
+
+def test_the_bureau_starts_with_its_three_rules(db: Any) -> None:
+    assert set(DutyConflict.objects.values_list("holder", "duty")) == {
+        (Holder.AUDITOR, Duty.DECIDE),
+        (Holder.ADMINISTRATOR, Duty.DECIDE),
+        (Holder.FINANCE_OFFICER, Duty.APPROVE_OWN_FUND_ROUND),
+    }
+
+
+def test_the_rules_are_data_that_only_administrators_change_on_the_record(
+    parks: Any, auditor: Any
+) -> None:
+    """Removing a rule lifts its bar (the rules are read from the table, not the code); only
+    an administrator may, and the history names them."""
+    rule = DutyConflict.objects.get(holder=Holder.AUDITOR, duty=Duty.DECIDE)
+    with pytest.raises(governance.GovernanceError, match="Only an administrator"):
+        governance.duty_conflict_delete(actor=staff("boss", program=parks), rule_id=rule.pk)
+    assign_perm("governance.decide_program", auditor, parks)
+    case = open_case(parks, staff("maker"))
+    assert selectors.decision_authority(user=auditor, case=case) is None
+    root = staff("root")
+    root.is_superuser = True
+    root.save()
+    governance.duty_conflict_delete(actor=root, rule_id=rule.pk)
+    assert selectors.decision_authority(user=auditor, case=case) is not None
+    removed = DutyConflict.history.filter(id=rule.pk).first()
+    assert removed.history_type == "-"
+    assert removed.history_user == root
