@@ -22,6 +22,11 @@ CURRENCY_REGEX = r"^[A-Z]{3}$"
 IMMUTABLE_MESSAGE = "Ledger rows are immutable: correct them with a reversing transfer."
 
 
+# The tables PostgreSQL keeps append-only (UPDATE, DELETE and TRUNCATE refused by triggers,
+# migrations 0002, 0005, 0014): the portal's database role may only SELECT and INSERT them.
+APPEND_ONLY_TABLES = ("ledger_transfer", "ledger_posting", "ledger_ledgercheckpoint")
+
+
 class ImmutableRowError(Exception):
     """Raised when code tries to change or delete a ledger row."""
 
