@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from django.core.mail import mail_admins
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.mediatypes import media_type_matches
 
 from core.api import ERR_JSON_TOO_DEEP, MAX_JSON_DEPTH, error_body, json_depth_exceeds
 from integrations.open311 import Open311Error, render_error
+from ledger.services import ERR_LEDGER_UNAVAILABLE, LedgerIntegrityError
+
+logger = logging.getLogger("ledger.integrity")
 
 API_PATHS = ("/api/", "/open311/")
 
@@ -43,3 +49,41 @@ def _too_deep(request: HttpRequest) -> HttpResponse:
         fmt = "xml" if request.path_info.endswith(".xml") else "json"
         return render_error(Open311Error(400, ERR_JSON_TOO_DEEP), fmt)
     return JsonResponse(error_body("too_deep", ERR_JSON_TOO_DEEP), status=400)
+
+
+class LedgerIntegrityMiddleware:
+    """A request that meets a broken hash chain (`ledger.services.LedgerIntegrityError`: the
+    writer found the head and the stored chain disagree, and wrote nothing) answers 503 with
+    `ERR_LEDGER_UNAVAILABLE`, on a page or in the answering API's error shape, instead of a
+    500; staff are alerted (a critical log line and an email to `ADMINS`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, LedgerIntegrityError):
+            return None
+        logger.critical("%s %s: %s", request.method, request.path_info, exception)
+        mail_admins(
+            "The ledger failed its integrity check",
+            f"{request.method} {request.path_info}: {exception}\nRun manage.py verify_ledger.",
+            fail_silently=True,
+        )
+        return ledger_unavailable(request)
+
+
+def ledger_unavailable(request: HttpRequest) -> HttpResponse:
+    """The 503 answer to a request that met a broken ledger."""
+    path = request.path_info
+    if path.startswith("/open311/"):
+        fmt = "xml" if path.endswith(".xml") else "json"
+        return render_error(Open311Error(503, ERR_LEDGER_UNAVAILABLE), fmt)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if path.startswith("/api/") or wants_json:
+        body = error_body("ledger_integrity", ERR_LEDGER_UNAVAILABLE)
+        return JsonResponse(body, status=503)
+    page = render_to_string("503_ledger.html", {"message": ERR_LEDGER_UNAVAILABLE})
+    return HttpResponse(page, status=503)

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A broken ledger chain met on the write path answers 503, not 500.
+    "hms_portal.middleware.LedgerIntegrityMiddleware",
 ]
 
 ROOT_URLCONF = "hms_portal.urls"

@@ -15,6 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from psycopg.types.numeric import Int8Dumper
 
 from ..models import LedgerHead, PostingPhase, PostingSide, Transfer
+from .errors import ERR_CHAIN_BROKEN_AT, LedgerIntegrityError
 
 # A transfer row's columns, in the model's field order (after `id`): the write path builds
 # plain tuples in this order and turns them into `Transfer` instances without `__init__`.
@@ -84,8 +85,15 @@ def _for_update(for_update: bool) -> str:
 
 @functools.cache
 def head_lock_sql(for_update: bool = True) -> str:
+    """The head (sequence, hash) and, beside it, the stored hash of the transfer it names: a
+    writer checks the two agree before it chains a new transfer to them (one index probe in
+    the same statement)."""
     lock = _for_update(for_update)
-    return f"SELECT sequence, hash FROM ledger_ledgerhead WHERE id = 1{lock}"  # noqa: S608
+    return (
+        "SELECT sequence, hash, (SELECT t.hash FROM ledger_transfer t"  # noqa: S608
+        " WHERE t.sequence = ledger_ledgerhead.sequence)"
+        f" FROM ledger_ledgerhead WHERE id = 1{lock}"
+    )
 
 
 @functools.cache
@@ -233,7 +241,12 @@ def _lock_head(cursor: _Sql) -> tuple[int, str]:
     if row is None:  # only after a test flush: migration 0003 creates the row
         head, _ = LedgerHead.objects.select_for_update().get_or_create(id=1)
         return head.sequence, head.hash
-    return row[0], row[1]
+    sequence, head_hash, stored = row
+    # The chain check on the write path: a head that does not name the last transfer as it is
+    # stored (changed, removed) means the chain is broken here; nothing may be chained to it.
+    if sequence > 0 and stored != head_hash:
+        raise LedgerIntegrityError(ERR_CHAIN_BROKEN_AT.format(sequence=sequence))
+    return sequence, head_hash
 
 
 def _lock_accounts(cursor: _Sql, account_ids: Iterable[object]) -> dict[int, _LockedAccount]:
