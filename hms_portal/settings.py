@@ -228,7 +228,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "write-ledger-checkpoint": {
         "task": "ledger.tasks.write_checkpoint",
-        "schedule": 86400,
+        "schedule": 3600,
     },
     "governance-sync-delegations": {
         "task": "governance.tasks.sync_delegations",

@@ -357,7 +357,8 @@ class Posting(ImmutableModel):
 
 
 class LedgerCheckpoint(ImmutableModel):
-    """A signed statement of the chain's head at one moment, written at most once a day.
+    """A signed statement of the chain's head at one moment, written at most once an hour
+    (`hour`, unique; the daily checkpoints written before hourly ones have no `hour`).
 
     The signature is HMAC-SHA256 under `HMS_LEDGER_CHECKPOINT_KEY` of
     `"{sequence}:{hash}:{created_at iso}"`; `key_id` (the first 8 hex digits of the key's SHA-256)
@@ -368,7 +369,13 @@ class LedgerCheckpoint(ImmutableModel):
     sequence = models.BigIntegerField(editable=False)
     hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(editable=False)
-    day = models.DateField(unique=True, editable=False, help_text="UTC date of created_at")
+    day = models.DateField(editable=False, help_text="UTC date of created_at")
+    hour = models.DateTimeField(
+        unique=True,
+        null=True,
+        editable=False,
+        help_text="UTC hour of created_at (its start); empty on the earlier daily checkpoints",
+    )
     key_id = models.CharField(max_length=8, editable=False)
     signature = models.CharField(max_length=64, editable=False)
     created_by = models.ForeignKey(
