@@ -6,6 +6,7 @@ again, now that the model's permissions exist)."""
 from typing import Any
 
 from django.db import migrations
+from django.utils import timezone
 
 from core.roles import sync_roles_in_migration
 
@@ -22,8 +23,22 @@ RULES = [
 
 def seed(apps: Any, schema_editor: Any) -> None:
     conflict = apps.get_model("governance", "DutyConflict")
+    history = apps.get_model("governance", "HistoricalDutyConflict")
+    now = timezone.now()
     for holder, duty, reason in RULES:
-        conflict.objects.get_or_create(holder=holder, duty=duty, defaults={"reason": reason})
+        rule, created = conflict.objects.get_or_create(
+            holder=holder, duty=duty, defaults={"reason": reason}
+        )
+        if created:  # on the record from the start, as every change after it
+            history.objects.create(
+                id=rule.pk,
+                holder=holder,
+                duty=duty,
+                reason=reason,
+                history_date=now,
+                history_type="+",
+                history_change_reason="seeded by migration 0010",
+            )
 
 
 def unseed(apps: Any, schema_editor: Any) -> None:

@@ -70,6 +70,7 @@ _KEYS_SQL_POSTGRES = (
     " WHERE idempotency_key = k.key LIMIT 1) AS t"
 )
 HEAD_UPDATE_SQL = "UPDATE ledger_ledgerhead SET sequence = %s, hash = %s WHERE id = 1"
+_HASH_AT_SQL = "SELECT hash FROM ledger_transfer WHERE sequence = %s"
 _ACCOUNT_COLUMNS = (
     "id, code, currency, closed, debits_must_not_exceed_credits, credits_must_not_exceed_debits,"
     " debits_pending, debits_posted, credits_pending, credits_posted"
@@ -245,7 +246,13 @@ def _lock_head(cursor: _Sql) -> tuple[int, str]:
     # The chain check on the write path: a head that does not name the last transfer as it is
     # stored (changed, removed) means the chain is broken here; nothing may be chained to it.
     if sequence > 0 and stored != head_hash:
-        raise LedgerIntegrityError(ERR_CHAIN_BROKEN_AT.format(sequence=sequence))
+        # Under READ COMMITTED a lock that waited for another writer returns the head that
+        # writer committed, but the subquery read the snapshot taken before the wait, without
+        # its transfer: look again with a fresh statement before calling the chain broken.
+        cursor.execute(_HASH_AT_SQL, [sequence])
+        again = cursor.fetchone()
+        if again is None or again[0] != head_hash:
+            raise LedgerIntegrityError(ERR_CHAIN_BROKEN_AT.format(sequence=sequence))
     return sequence, head_hash
 
 
