@@ -53,8 +53,12 @@ lint: uv
 bench: install
 	$(PY) -m bench
 
+# With DATABASE_OWNER_URL set, migrations run as the database's owner and db_roles then gives
+# the role of DATABASE_URL (the portal's) its least privileges; unset, DATABASE_URL does both.
+AS_OWNER = $(if $(DATABASE_OWNER_URL),DATABASE_URL="$(DATABASE_OWNER_URL)")
 up: install
-	$(PY) manage.py migrate --noinput
+	$(AS_OWNER) $(PY) manage.py migrate --noinput
+	$(if $(DATABASE_OWNER_URL),$(AS_OWNER) $(PY) manage.py db_roles --app-url "$(DATABASE_URL)")
 	$(PY) manage.py collectstatic --noinput
 	$(UV) run --frozen honcho start
 

@@ -50,7 +50,16 @@ class Fund(models.Model):
         ),
     )
 
-    history = HistoricalRecords()
+    # Who answers for the fund's money: separation of duties keeps them from approving the
+    # fund's allocation rounds (`governance.models.Duty.APPROVE_OWN_FUND_ROUND`).
+    officers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="funds_as_officer",
+        verbose_name=_("finance officers"),
+    )
+
+    history = HistoricalRecords(m2m_fields=[officers])
 
     class Meta:
         ordering = ["name"]

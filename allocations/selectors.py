@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
 from core.db import id_in
@@ -268,3 +268,10 @@ def voter_ref_for(user: User) -> str:
 def ballot_of(round_: AllocationRound, voter_ref: str) -> AllocationBallot | None:
     """The voter's ballot in the round, if they cast one."""
     return AllocationBallot.objects.filter(round=round_, voter_ref=voter_ref).first()
+
+
+def round_cases_of_fund_officer(user_id: int) -> Q:
+    """The approval cases (a filter on governance's `ApprovalCase`) of the rounds of the funds
+    `user_id` is a finance officer of: separation of duties keeps them from deciding these."""
+    rounds = AllocationRound.objects.filter(fund__officers=user_id, approval_case__isnull=False)
+    return Q(pk__in=rounds.values("approval_case_id"))

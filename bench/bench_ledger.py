@@ -112,7 +112,7 @@ def _raw_singles(url: str, actor: Any, accounts: list[Any], run: str) -> float:
             )
             digest = services._spec_digest("posted", spec)
             with conn.transaction():
-                sequence, prev = conn.execute(head_sql).fetchone()  # type: ignore[misc]
+                sequence, prev, _stored = conn.execute(head_sql).fetchone()  # type: ignore[misc]
                 locked = {
                     row[0]: row
                     for row in conn.execute(accounts_sql, sorted([debit.pk, credit.pk])).fetchall()

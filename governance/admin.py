@@ -43,6 +43,7 @@ from .models import (
     CaseStep,
     Decision,
     Delegation,
+    DutyConflict,
     GroupMembershipChange,
     PolicyStatus,
     PolicyStep,
@@ -76,6 +77,33 @@ def _step_edit(step_form: ModelForm) -> services.StepEdit:
         spec=services.StepSpec(**{name: data[name] for name in services.STEP_FIELDS}),
         step_id=step_form.instance.pk,
     )
+
+
+@admin.register(DutyConflict)
+class DutyConflictAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
+    """Separation-of-duties rules: administrators edit them, auditors read them and their
+    history; every change goes through `services.duty_conflict_save`/`_delete`."""
+
+    list_display = ("holder", "duty", "reason")
+    list_filter = ("duty", "holder")
+    search_fields = ("reason",)
+    list_select_related = ()
+    ordering = ("duty", "holder")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def save_model(
+        self, request: HttpRequest, obj: DutyConflict, form: ModelForm, change: bool
+    ) -> None:
+        services.duty_conflict_save(actor=request.user, rule=obj, reason="edited in the admin")  # type: ignore[arg-type]
+
+    def delete_model(self, request: HttpRequest, obj: DutyConflict) -> None:
+        services.duty_conflict_delete(actor=request.user, rule_id=obj.pk)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[DutyConflict]) -> None:
+        for rule in queryset:
+            self.delete_model(request, rule)
 
 
 @admin.register(Program)

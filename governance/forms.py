@@ -151,8 +151,23 @@ class DelegationForm(forms.Form):
                 now=timezone.now(),
             )
         except services.GovernanceError as error:
-            raise ValidationError(error.messages[0]) from None
+            field = _DELEGATION_FIELDS.get(error.code or "")
+            if field is None:
+                raise ValidationError(error.messages[0]) from None
+            self.add_error(field, error.messages[0])
         return data
+
+
+# The field a refusal of `delegation_validate` is about (by its code); others are shown above
+# the form.
+_DELEGATION_FIELDS = {
+    "delegate": "delegate",
+    "delegator_no_authority": "program",
+    "ceiling": "ceiling",
+    "window": "ends_at",
+    "too_long": "ends_at",
+    "reason": "reason",
+}
 
 
 class RevokeForm(forms.Form):

@@ -104,6 +104,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A broken ledger chain met on the write path answers 503, not 500.
+    "hms_portal.middleware.LedgerIntegrityMiddleware",
 ]
 
 ROOT_URLCONF = "hms_portal.urls"
@@ -230,7 +232,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "write-ledger-checkpoint": {
         "task": "ledger.tasks.write_checkpoint",
-        "schedule": 86400,
+        "schedule": 3600,
     },
     "governance-sync-delegations": {
         "task": "governance.tasks.sync_delegations",

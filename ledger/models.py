@@ -22,6 +22,11 @@ CURRENCY_REGEX = r"^[A-Z]{3}$"
 IMMUTABLE_MESSAGE = "Ledger rows are immutable: correct them with a reversing transfer."
 
 
+# The tables PostgreSQL keeps append-only (UPDATE, DELETE and TRUNCATE refused by triggers,
+# migrations 0002, 0005, 0014): the portal's database role may only SELECT and INSERT them.
+APPEND_ONLY_TABLES = ("ledger_transfer", "ledger_posting", "ledger_ledgercheckpoint")
+
+
 class ImmutableRowError(Exception):
     """Raised when code tries to change or delete a ledger row."""
 
@@ -352,7 +357,8 @@ class Posting(ImmutableModel):
 
 
 class LedgerCheckpoint(ImmutableModel):
-    """A signed statement of the chain's head at one moment, written at most once a day.
+    """A signed statement of the chain's head at one moment, written at most once an hour
+    (`hour`, unique; the daily checkpoints written before hourly ones have no `hour`).
 
     The signature is HMAC-SHA256 under `HMS_LEDGER_CHECKPOINT_KEY` of
     `"{sequence}:{hash}:{created_at iso}"`; `key_id` (the first 8 hex digits of the key's SHA-256)
@@ -363,7 +369,13 @@ class LedgerCheckpoint(ImmutableModel):
     sequence = models.BigIntegerField(editable=False)
     hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(editable=False)
-    day = models.DateField(unique=True, editable=False, help_text="UTC date of created_at")
+    day = models.DateField(editable=False, help_text="UTC date of created_at")
+    hour = models.DateTimeField(
+        unique=True,
+        null=True,
+        editable=False,
+        help_text="UTC hour of created_at (its start); empty on the earlier daily checkpoints",
+    )
     key_id = models.CharField(max_length=8, editable=False)
     signature = models.CharField(max_length=64, editable=False)
     created_by = models.ForeignKey(

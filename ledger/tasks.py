@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.audit import system_user
 
 from . import selectors, services
-from .verify import todays_checkpoint, verify_ledger
+from .verify import current_checkpoint, verify_ledger
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,13 @@ def void_expired_pending() -> int:
 
 @shared_task
 def write_checkpoint() -> int | None:
-    """Sign today's checkpoint of the chain head (as the system user), once per UTC day.
+    """Sign this hour's checkpoint of the chain head (as the system user), once per UTC hour.
 
     The ledger is verified first: a head that does not verify is never signed (signing it would
     vouch for the tampering), and the failure is logged as an error instead. Idempotent: a second
-    run the same day returns the day's checkpoint. Returns the signed sequence number, or None.
+    run within the hour returns the hour's checkpoint. Returns the signed sequence number, or None.
     """
-    existing = todays_checkpoint()
+    existing = current_checkpoint()
     if existing is not None:
         return existing.sequence
     report = verify_ledger()

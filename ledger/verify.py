@@ -86,7 +86,10 @@ MSG_CP_REWRITTEN = (
     "history at or before #{sequence} was rewritten after it was signed."
 )
 MSG_CP_MISSING = "Checkpoint of {day} signed #{sequence}, which the ledger no longer holds."
-MSG_CP_DAY = "Checkpoint #{sequence}: its day {day} is not the UTC date of its time {created_at}."
+MSG_CP_DAY = (
+    "Checkpoint #{sequence}: its day {day} (or its hour) is not the UTC date (or hour) of its "
+    "time {created_at}."
+)
 
 TOTAL_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 
@@ -166,9 +169,14 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def todays_checkpoint() -> LedgerCheckpoint | None:
-    """The checkpoint of the current UTC day, if it was written."""
-    return LedgerCheckpoint.objects.filter(day=utc_day(timezone.now())).first()
+def utc_hour(moment: datetime) -> datetime:
+    """The start of the UTC hour of `moment` (a checkpoint's hour)."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def current_checkpoint() -> LedgerCheckpoint | None:
+    """The checkpoint of the current UTC hour, if it was written."""
+    return LedgerCheckpoint.objects.filter(hour=utc_hour(timezone.now())).first()
 
 
 def checkpoint_export_rows() -> Iterator[dict[str, Any]]:
@@ -386,7 +394,9 @@ def _check_checkpoints(
         if not hmac.compare_digest(expected, cp.signature):
             report.add(MSG_CP_SIGNATURE.format(**where), sequence=cp.sequence)
             continue
-        if cp.day != utc_day(cp.created_at):
+        if cp.day != utc_day(cp.created_at) or (
+            cp.hour is not None and cp.hour != utc_hour(cp.created_at)
+        ):
             report.add(
                 MSG_CP_DAY.format(**where, created_at=cp.created_at.isoformat()),
                 sequence=cp.sequence,

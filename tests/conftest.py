@@ -41,6 +41,28 @@ def require_service(available: bool, what: str) -> None:
     pytest.skip(f"{what} is not configured (set it to run this test)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_the_ledger_truncate_guard() -> Iterator[None]:
+    """A transactional test ends with a flush, one TRUNCATE of every table, which the ledger's
+    BEFORE TRUNCATE triggers refuse on PostgreSQL (ledger migration 0014). The tests connect as
+    the superuser, so their flush runs with triggers off (`session_replication_role =
+    replica`, for that transaction only)."""
+    from django.db import transaction
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with transaction.atomic(using=self.connection.alias):
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            original(self, sql_list)
+
+    DatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def require_postgres() -> None:
     require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")

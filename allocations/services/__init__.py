@@ -25,7 +25,7 @@ from .claims import (
 )
 from .commit import round_commit
 from .errors import AllocationError, RoundError
-from .funds import fund_credit, fund_open
+from .funds import fund_credit, fund_officers_set, fund_open
 from .rounds import (
     round_cancel,
     round_compute,
@@ -53,6 +53,7 @@ __all__ = [
     "claims_grant_waiting",
     "fund_credit",
     "fund_grant_waiting",
+    "fund_officers_set",
     "fund_open",
     "round_cancel",
     "round_commit",

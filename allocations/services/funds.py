@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from core.audit import record_history
@@ -15,6 +16,8 @@ from ..models import Fund
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+ERR_OFFICERS_ADMIN_ONLY = "Only an administrator may name a fund's finance officers."
 
 
 @transaction.atomic
@@ -72,3 +75,18 @@ def fund_credit(
         reference=f"fund:{fund.code}",
         memo=memo or "appropriation",
     )
+
+
+@transaction.atomic
+def fund_officers_set(*, actor: User, fund_id: int, officer_ids: list[int]) -> Fund:
+    """Name the fund's finance officers (administrators). Separation of duties then keeps
+    each of them from deciding the approval cases of the fund's allocation rounds; the change
+    is in the fund's history with `actor`."""
+    if not (actor.is_active and actor.is_superuser):
+        raise PermissionDenied(ERR_OFFICERS_ADMIN_ONLY)
+    # Lock the fund: two administrators naming officers at once save one after the other.
+    fund = Fund.objects.select_for_update().get(pk=fund_id)
+    record_history(fund, actor=actor, reason="finance officers named")
+    fund.officers.set(officer_ids)
+    fund.save()
+    return fund

@@ -36,6 +36,7 @@ from .cases import (
     Outcome,
 )
 from .delegations import Delegation
+from .duties import OBJECT_DUTIES, Duty, DutyConflict, Holder
 from .membership import GroupMembershipChange, MembershipAction
 from .policies import ApprovalPolicy, ApproverKind, PolicyStatus, PolicyStep, StepMode
 from .programs import Program, ProgramGroupObjectPermission, ProgramUserObjectPermission
@@ -44,6 +45,7 @@ __all__ = [
     "DECIDER_OUTCOMES",
     "DECIDE_PERMISSION",
     "DELEGATED_PERMISSION",
+    "OBJECT_DUTIES",
     "OPEN_CASE_STATUSES",
     "REVIEW_PERMISSION",
     "AppendOnlyMixin",
@@ -57,7 +59,10 @@ __all__ = [
     "CaseStepStatus",
     "Decision",
     "Delegation",
+    "Duty",
+    "DutyConflict",
     "GroupMembershipChange",
+    "Holder",
     "MembershipAction",
     "Outcome",
     "PolicyStatus",

@@ -6,7 +6,8 @@
 - `inbox`: the supervisors' inbox, the case page's reads, delegations given and received;
 - `programs`: the programs a user reviews or decides in;
 - `report`: the auditor's authority report as of any date;
-- `membership`: group membership at a past moment.
+- `membership`: group membership at a past moment;
+- `duties`: separation of duties as data: may this person hold this duty (for this object)?
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .authority import (
     own_deciders,
     step_notify_ids,
 )
+from .duties import DutyTable, duty_conflict, duty_table, may_hold, register_subject_duty
 from .inbox import (
     SORTS,
     Inbox,
@@ -50,6 +52,7 @@ __all__ = [
     "STEP_ESCALATED",
     "AuthorityRow",
     "Deciding",
+    "DutyTable",
     "Grant",
     "Inbox",
     "InboxFilters",
@@ -64,12 +67,16 @@ __all__ = [
     "decision_authority",
     "delegation_shortfalls",
     "delegations_for",
+    "duty_conflict",
+    "duty_table",
+    "may_hold",
     "members_as_of",
     "own_deciders",
     "page_of",
     "programs_decided_by",
     "programs_for",
     "programs_reviewed_by",
+    "register_subject_duty",
     "step_notify_ids",
     "steps_in_force",
 ]

@@ -5,7 +5,7 @@ A user decides a case's open step under the first of these grants that holds:
 
 - `own`: the step's authority in their own right: the program's `decide_program` (a direct or
   group grant) for a program step or a case without steps, membership of the step's group for a
-  group step; superusers hold every step;
+  group step;
 - `escalation`: the step is overdue and escalated to a group they belong to;
 - `delegation`: one of their delegations, taken newest first, that is unrevoked and inside its
   window at the moment asked about, while they hold `decide_program_delegated` on its program,
@@ -14,6 +14,12 @@ A user decides a case's open step under the first of these grants that holds:
   the case's maker nor its recommender nor anyone who already decided on it.
 
 An inactive user holds nothing, and neither does a delegation from an inactive delegator.
+Separation of duties as data (`selectors.duties`, the `DutyConflict` table): a person whose
+holder kind may not `decide` (auditors and administrators, i.e. active superusers, as seeded)
+holds no grant at all, not in their own right, not by escalation, not under a delegation, and
+lends none as a delegator; a case whose subject makes the person a holder who may not decide
+it (a fund's finance officer and that fund's round) is kept from them and from their
+delegates, beside the maker and recommender rules.
 Everything is read from the database when asked (permissions, group membership, the
 delegations themselves), so a beat task that has not yet removed an expired delegate's
 permission never extends their authority.
@@ -50,6 +56,7 @@ from ..models import (
     ProgramGroupObjectPermission,
     ProgramUserObjectPermission,
 )
+from .duties import DutyTable, decide_barred, duty_table
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -80,31 +87,34 @@ class Grant:
 class AuthorityMap:
     """Who holds what, read once for a few people: the programs they hold `decide_program` and
     `decide_program_delegated` on (directly or through a group), their groups, who among them
-    is active, who a superuser."""
+    is active, whom separation of duties keeps from deciding."""
 
     programs: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     delegated: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     groups: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     active: set[int] = field(default_factory=set)
-    superusers: set[int] = field(default_factory=set)
+    barred: set[int] = field(default_factory=set)
+    duties: DutyTable = field(default_factory=DutyTable)
     # The cases (of those asked about) each person already decided on, in person or through a
     # delegate: a short list, read once.
     decided: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
 def authority_map(people: Iterable[Any], *, cases: Q) -> AuthorityMap:
-    """Four queries at most: memberships, direct and group program permissions, and the
-    decisions these people made on the cases `cases` selects (a filter on `Decision`)."""
+    """Five queries at most: the separation-of-duties rules, memberships, direct and group
+    program permissions, and the decisions these people made on the cases `cases` selects (a
+    filter on `Decision`)."""
     people = list(people)
     result = AuthorityMap()
     ids = [p.pk for p in people]
     result.active = {p.pk for p in people if p.is_active}
-    result.superusers = {p.pk for p in people if p.is_active and p.is_superuser}
     if not result.active:
         return result
+    result.duties = duty_table()
     membership = get_user_model().groups.through.objects.filter(user_id__in=ids)
     for user_id, group_id in membership.values_list("user_id", "group_id"):
         result.groups[user_id].add(group_id)
+    result.barred = decide_barred(people, result.duties, result.groups)
     held = {_DECIDE_CODENAME: result.programs, _DELEGATED_CODENAME: result.delegated}
     for user_id, program_id, codename in ProgramUserObjectPermission.objects.filter(
         user_id__in=ids,
@@ -153,10 +163,8 @@ def _nothing() -> Q:
 
 def _step_authority_q(person_id: int, authority: AuthorityMap) -> Q:
     """Cases whose open step `person_id` holds in their own right."""
-    if person_id not in authority.active:
+    if person_id not in authority.active or person_id in authority.barred:
         return _nothing()
-    if person_id in authority.superusers:
-        return Q(pk__isnull=False)
     programs = authority.programs.get(person_id, set())
     groups = authority.groups.get(person_id, set())
     return (
@@ -171,7 +179,7 @@ def _step_authority_q(person_id: int, authority: AuthorityMap) -> Q:
 
 def _escalation_q(person_id: int, authority: AuthorityMap) -> Q:
     """Cases whose open step is overdue and escalated to a group `person_id` belongs to."""
-    if person_id not in authority.active:
+    if person_id not in authority.active or person_id in authority.barred:
         return _nothing()
     return Q(
         current_step__escalated_at__isnull=False,
@@ -190,12 +198,15 @@ def _all(conditions: list[tuple[str, Q]]) -> Q:
 def _separation_conditions(person_id: int, authority: AuthorityMap) -> list[tuple[str, Q]]:
     """Separation of duties for `person_id`, each rule named, in the order a refusal names the
     one broken: they did not make the case, nor recommend it, nor decide on it (in person or
-    through a delegate)."""
+    through a delegate), nor does its subject make them a holder the duty table keeps from
+    deciding it (`subject`)."""
     decided = sorted(authority.decided.get(person_id, set()))
+    conflicts = authority.duties.subject_conflicts_q(person_id)
     return [
         ("made", ~Q(maker_id=person_id)),
         ("recommended", ~Q(recommender_id=person_id)),
         ("decided", ~Q(pk__in=decided)),
+        ("subject", Q() if conflicts is None else ~conflicts),
     ]
 
 
@@ -207,8 +218,9 @@ def separated_q(person_id: int, authority: AuthorityMap) -> Q:
 def _delegation_conditions(delegation: Delegation, authority: AuthorityMap) -> list[tuple[str, Q]]:
     """What a case needs for `delegation` (its window checked apart) to lend its delegate the
     open step, each condition named, in the order a refusal looks at them: the scope covers
-    the case, the ceiling its amount, the delegate holds the delegated permission, and the
-    delegator holds the open step in their own right and passes separation of duties."""
+    the case, the ceiling its amount, the delegate holds the delegated permission and may hold
+    the duty to decide (`delegate_duty`), and the delegator holds the open step in their own
+    right and passes separation of duties."""
     scope = Q(program_id=delegation.program_id)
     if delegation.subject_kind:
         scope &= Q(subject_kind=delegation.subject_kind)
@@ -226,6 +238,7 @@ def _delegation_conditions(delegation: Delegation, authority: AuthorityMap) -> l
         ("scope", scope),
         ("ceiling", ceiling),
         ("permission", Q() if granted else _nothing()),
+        ("delegate_duty", _nothing() if delegation.delegate_id in authority.barred else Q()),
         ("delegator_authority", _step_authority_q(delegator, authority)),
         *[(f"delegator_{name}", q) for name, q in _separation_conditions(delegator, authority)],
     ]
@@ -245,7 +258,7 @@ def _grant_conditions(
         (_step_authority_q(user_id, authority), OWN),
         (_escalation_q(user_id, authority), ESCALATION),
     ]
-    if user_id in authority.active:
+    if user_id in authority.active and user_id not in authority.barred:
         conditions += [(_delegation_q(d, authority), d.pk) for d in delegations]
     return conditions
 
@@ -357,8 +370,9 @@ def delegation_shortfalls(
     """Each delegation `user` received on the case's program, newest first, with the first
     thing it lacks to lend them the case's open step at `now`, or None: "scope", then its
     window ("revoked", "not_started", "ended"), then the other conditions of the rule
-    (`_delegation_conditions`: "ceiling", "permission", "delegator_authority",
-    "delegator_made", "delegator_recommended", "delegator_decided").
+    (`_delegation_conditions`: "ceiling", "permission", "delegate_duty",
+    "delegator_authority", "delegator_made", "delegator_recommended", "delegator_decided",
+    "delegator_subject").
 
     What the refusal that explains a missing grant reads, from the rule's own conditions (the
     grant itself is `decision_authority`). Six queries at most.
@@ -393,8 +407,9 @@ def delegation_shortfalls(
 
 
 def own_deciders(case: ApprovalCase, step: PolicyStep | None) -> list[int]:
-    """Ids of the active users who hold `step`'s authority in their own right (superusers
-    aside), less the maker, the recommender and anyone who already decided on the case."""
+    """Ids of the active users who hold `step`'s authority in their own right, less the
+    maker, the recommender, anyone who already decided on the case, and those separation of
+    duties keeps from deciding."""
     user_model = get_user_model()
     if step is None or step.approver_kind == ApproverKind.PROGRAM:
         direct = ProgramUserObjectPermission.objects.filter(
@@ -414,8 +429,14 @@ def own_deciders(case: ApprovalCase, step: PolicyStep | None) -> list[int]:
     excluded = {case.maker_id, case.recommender_id}
     for by, behalf in decided:
         excluded |= {by, behalf}
-    ids = users.filter(is_active=True).values_list("pk", flat=True).distinct()
-    return sorted(set(ids) - excluded)
+    candidates = list(users.filter(is_active=True).distinct())
+    memberships: dict[int, set[int]] = defaultdict(set)
+    for user_id, group_id in user_model.groups.through.objects.filter(
+        user_id__in=[u.pk for u in candidates]
+    ).values_list("user_id", "group_id"):
+        memberships[user_id].add(group_id)
+    excluded |= decide_barred(candidates, duty_table(), memberships)
+    return sorted({u.pk for u in candidates} - excluded)
 
 
 def step_notify_ids(case: ApprovalCase, step: PolicyStep | None) -> list[int]:

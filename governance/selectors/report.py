@@ -14,15 +14,18 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import formats
 
 from ..models import (
+    DECIDE_PERMISSION,
     DELEGATED_PERMISSION,
     ApprovalCase,
     ApproverKind,
     Delegation,
+    Duty,
     PolicyStep,
     Program,
     ProgramGroupObjectPermission,
     ProgramUserObjectPermission,
 )
+from .duties import duty_table
 from .membership import Membership, members_as_of
 
 
@@ -44,6 +47,7 @@ STEP_AUTHORITY = "Decide a policy step as a member of its group"
 STEP_DELEGATED = "Decide a policy step under delegation from a member of its group"
 STEP_ESCALATED = "Decide a policy step once it is overdue and escalated"
 _DELEGATED_CODENAME = DELEGATED_PERMISSION.split(".")[1]
+_DECIDING = {DECIDE_PERMISSION.split(".")[1], _DELEGATED_CODENAME}
 
 
 def _amounts(low: int | None, high: int | None, currency: str = "") -> str:
@@ -109,6 +113,8 @@ class _Report:
     users: dict[int, Any]
     group_names: dict[int, str]
     members: dict[int, list[Membership]]
+    # People separation of duties kept from deciding at the moment: never listed as deciders.
+    barred: set[int] = field(default_factory=set)
     rows: list[AuthorityRow] = field(default_factory=list)
 
     def person(self, user_id: int) -> str:
@@ -159,6 +165,8 @@ class _Report:
             cases = _cases_text(policy.subject_kind, policy.scope_key, _amounts(low, high))
             if step.escalate_to_id is not None:
                 for member in self.members.get(step.escalate_to_id, []):
+                    if member.user_id in self.barred:
+                        continue
                     via = f"escalation to {self.group(step.escalate_to_id, member)}"
                     self.add(
                         program, self.person(member.user_id), STEP_ESCALATED, via, where, cases
@@ -166,6 +174,8 @@ class _Report:
             if step.approver_kind != ApproverKind.GROUP or step.group_id is None:
                 continue
             for member in self.members.get(step.group_id, []):
+                if member.user_id in self.barred:
+                    continue
                 via = self.group(step.group_id, member)
                 self.add(program, self.person(member.user_id), STEP_AUTHORITY, via, where, cases)
                 for delegation in given.get(member.user_id, []):
@@ -180,6 +190,7 @@ class _Report:
                         or delegation.step_order not in (None, step.order)
                         or top < (low or 0)
                         or (delegation.delegate_id, policy.program_id) not in delegated
+                        or delegation.delegate_id in self.barred
                     ):
                         continue
                     self.add(
@@ -200,8 +211,12 @@ def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
 
     A group grant, and a policy step decided by a named group, lists the group's members at
     `moment`; a member known only from the snapshot taken when membership recording began
-    (after `moment`) is listed and marked as such. Superusers may decide every step and are
-    not listed. Ten queries, however many grants, groups, policies and members.
+    (after `moment`) is listed and marked as such. Separation of duties (`DutyConflict`)
+    holds: nobody whose holder kind may not decide (administrators, i.e. superusers now, and
+    members of a barred role group at `moment`, as seeded auditors) is listed with authority
+    to decide, by any route. A delegate is listed once for a delegation (the delegation's row,
+    not also the delegated permission it put in place). Eleven queries, however many grants,
+    groups, policies and members.
     """
     # Rows of `as_of` are rebuilt instances: a related object would cost a query per row.
     permissions = {
@@ -213,7 +228,8 @@ def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
     user_grants = list(ProgramUserObjectPermission.history.as_of(moment))
     group_grants = list(ProgramGroupObjectPermission.history.as_of(moment))
     steps = steps_in_force(moment)
-    groups = {grant.group_id for grant in group_grants}
+    duties = duty_table()
+    groups = {grant.group_id for grant in group_grants} | set(duties.role_groups)
     for step in steps:
         groups |= {step.group_id, step.escalate_to_id} - {None}  # type: ignore[arg-type]
     members: dict[int, list[Membership]] = defaultdict(list)
@@ -236,20 +252,48 @@ def authority_as_of(*, moment: datetime) -> list[AuthorityRow]:
         group_names=dict(Group.objects.values_list("pk", "name")),
         members=members,
     )
+    held_groups: dict[int, set[int]] = defaultdict(set)
+    for group_id in duties.role_groups:
+        for member in members.get(group_id, []):
+            held_groups[member.user_id].add(group_id)
+    report.barred = {
+        user_id
+        for user_id in people
+        if duties.forbids(
+            duties.kinds(
+                superuser=bool(
+                    (user := report.users.get(user_id)) is not None
+                    and user.is_active
+                    and user.is_superuser
+                ),
+                groups=held_groups.get(user_id, ()),
+            ),
+            Duty.DECIDE,
+        )
+    }
+    lent = {(d.delegate_id, d.program_id) for d in active}
     delegated: set[tuple[int, int]] = set()
     for grant in user_grants:
         codename, label = permissions.get(grant.permission_id, ("", "?"))
         if codename == _DELEGATED_CODENAME:
             delegated.add((grant.user_id, grant.content_object_id))
+            if (grant.user_id, grant.content_object_id) in lent:
+                continue  # the delegation's own row says it
+        if codename in _DECIDING and grant.user_id in report.barred:
+            continue
         program = report.program(grant.content_object_id)
         report.add(program, report.person(grant.user_id), label, "direct grant")
     for grant in group_grants:
-        label = permissions.get(grant.permission_id, ("", "?"))[1]
+        codename, label = permissions.get(grant.permission_id, ("", "?"))
         program = report.program(grant.content_object_id)
         for member in members.get(grant.group_id, []):
+            if codename in _DECIDING and member.user_id in report.barred:
+                continue
             via = report.group(grant.group_id, member)
             report.add(program, report.person(member.user_id), label, via)
     for delegation in active:
+        if {delegation.delegate_id, delegation.delegator_id} & report.barred:
+            continue
         scope = ", ".join(
             part
             for part in (

@@ -29,6 +29,7 @@ from .delegations import (
     delegation_validate,
     delegations_sync,
 )
+from .duties import duty_conflict_delete, duty_conflict_save
 from .errors import *  # noqa: F403 (the refusal messages are part of this module's interface)
 from .errors import GovernanceError
 from .escalation import steps_warn_and_escalate
@@ -65,6 +66,8 @@ __all__ = [
     "delegation_revoke",
     "delegation_validate",
     "delegations_sync",
+    "duty_conflict_delete",
+    "duty_conflict_save",
     "membership_changes_record",
     "policy_activate",
     "policy_create",

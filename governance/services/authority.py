@@ -18,8 +18,18 @@ from django.utils import formats
 
 from core.money import display_money as format_money
 
-from ..models import ApprovalCase, ApproverKind, CaseStep, Decision, Delegation, display_name
+from ..models import (
+    ApprovalCase,
+    ApproverKind,
+    CaseStep,
+    Decision,
+    Delegation,
+    Duty,
+    DutyConflict,
+    display_name,
+)
 from ..selectors.authority import delegation_shortfalls
+from ..selectors.duties import duty_conflict, subject_conflict
 from .errors import (
     ERR_DECIDED_ALREADY,
     ERR_DELEGATION_CEILING,
@@ -29,6 +39,11 @@ from .errors import (
     ERR_DELEGATION_REVOKED,
     ERR_DELEGATION_SCOPE,
     ERR_DELEGATOR_LOST_AUTHORITY,
+    ERR_DUTY_DECIDE,
+    ERR_DUTY_DELEGATE,
+    ERR_DUTY_DELEGATOR,
+    ERR_DUTY_PRINCIPAL_SUBJECT,
+    ERR_DUTY_SUBJECT,
     ERR_NO_AUTHORITY,
     ERR_NO_STEP_AUTHORITY,
     ERR_OWN_RECOMMENDATION,
@@ -61,6 +76,23 @@ def check_separation(person: User, case: ApprovalCase, decisions: Iterable[Decis
             raise GovernanceError(ERR_DECIDED_ALREADY, code="decided_already")
 
 
+def check_subject_duties(person: User, case: ApprovalCase) -> None:
+    """Separation of duties as data, for this case's subject: refuse a person its subject makes
+    a holder who may not decide it (a finance officer of the round's fund)."""
+    rule = subject_conflict(user=person, case=case)
+    if rule is not None:
+        message = ERR_DUTY_SUBJECT.format(
+            holder=rule.get_holder_display(), kind=case.kind_label, duty=rule.get_duty_display()
+        )
+        raise GovernanceError(message, code="separation_of_duties")
+
+
+def duty_refusal(rule: DutyConflict) -> GovernanceError:
+    """The refusal for a person whose holder kind may not decide at all."""
+    message = ERR_DUTY_DECIDE.format(holder=rule.get_holder_display())
+    return GovernanceError(message, code="separation_of_duties")
+
+
 # How far a delegation got before what it lacks (`selectors.delegation_shortfalls`): the
 # refusal of the one that got furthest is shown.
 _STAGE = {
@@ -70,10 +102,12 @@ _STAGE = {
     "ended": 1,
     "ceiling": 2,
     "permission": 3,
+    "delegate_duty": 3,
     "delegator_authority": 3,
     "delegator_made": 4,
     "delegator_recommended": 4,
     "delegator_decided": 4,
+    "delegator_subject": 4,
 }
 
 
@@ -106,7 +140,29 @@ def _delegation_refusal(delegation: Delegation, lack: str, case: ApprovalCase) -
         case "permission":
             message = ERR_DELEGATION_NOT_GRANTED.format(delegator=who)
             return GovernanceError(message, code="delegation_not_granted")
+        case "delegate_duty":
+            rule = duty_conflict(user=delegation.delegate, duty=Duty.DECIDE)
+            holder = rule.get_holder_display() if rule is not None else "?"
+            message = ERR_DUTY_DELEGATE.format(
+                delegate=display_name(delegation.delegate), holder=holder
+            )
+            return GovernanceError(message, code="separation_of_duties")
+        case "delegator_subject":
+            found = subject_conflict(user=delegation.delegator, case=case)
+            message = ERR_DUTY_PRINCIPAL_SUBJECT.format(
+                delegator=who,
+                kind=kind,
+                holder=found.get_holder_display() if found else "?",
+                duty=found.get_duty_display() if found else "?",
+            )
+            return GovernanceError(message, code="separation_of_duties")
         case "delegator_authority":
+            barred = duty_conflict(user=delegation.delegator, duty=Duty.DECIDE)
+            if barred is not None:
+                message = ERR_DUTY_DELEGATOR.format(
+                    delegator=who, holder=barred.get_holder_display()
+                )
+                return GovernanceError(message, code="separation_of_duties")
             message = ERR_DELEGATOR_LOST_AUTHORITY.format(delegator=who)
             return GovernanceError(message, code="delegator_lost_authority")
         case "delegator_made":
@@ -126,10 +182,14 @@ def refusal(
 ) -> GovernanceError:
     """The refusal to show `actor`, who holds no grant for the case's open step at `now`.
 
-    Each of the actor's delegations on the program fails some condition of the rule
-    (`selectors.delegation_shortfalls`); the one that got furthest is named. Without
-    delegations: the step's or the program's authority.
+    A person separation of duties keeps from deciding at all (an auditor, an administrator)
+    hears that first. Otherwise each of the actor's delegations on the program fails some
+    condition of the rule (`selectors.delegation_shortfalls`); the one that got furthest is
+    named. Without delegations: the step's or the program's authority.
     """
+    barred = duty_conflict(user=actor, duty=Duty.DECIDE)
+    if barred is not None:
+        return duty_refusal(barred)
     best: tuple[int, GovernanceError] | None = None
     for delegation, lack in delegation_shortfalls(user=actor, case=case, now=now):
         if lack is None:  # it lends the step: the grant would have found it

@@ -34,7 +34,7 @@ from ..models import (
     StepMode,
 )
 from ..selectors.authority import Grant, decision_authority, own_deciders
-from .authority import check_separation, refusal
+from .authority import check_separation, check_subject_duties, refusal
 from .errors import (
     ERR_ADMIN_ONLY,
     ERR_BLOCKED,
@@ -289,6 +289,7 @@ def case_validate_decider(*, actor: User, case: ApprovalCase, now: datetime | No
     if grant is None:
         raise refusal(actor=actor, case=case, case_step=_current_step(case), now=now)
     check_separation(actor, case, case.decisions.all())
+    check_subject_duties(actor, case)
     if case.status == CaseStatus.BLOCKED:
         raise GovernanceError(ERR_BLOCKED.format(reason=case.blocked_reason), code="blocked")
     if case.status != CaseStatus.OPEN:

@@ -24,10 +24,12 @@ from ..models import (
     DECIDE_PERMISSION,
     DELEGATED_PERMISSION,
     Delegation,
+    Duty,
     Program,
     ProgramUserObjectPermission,
     display_name,
 )
+from ..selectors.duties import duty_conflict
 from .errors import (
     ERR_DELEGATE_INVALID,
     ERR_DELEGATE_NOT_ALLOWED,
@@ -38,6 +40,8 @@ from .errors import (
     ERR_DELEGATION_TOO_LONG,
     ERR_DELEGATION_WINDOW,
     ERR_DELEGATOR_NO_AUTHORITY,
+    ERR_DUTY_DELEGATE,
+    ERR_DUTY_DELEGATOR,
     GovernanceError,
 )
 
@@ -78,6 +82,20 @@ def delegation_validate(
         )
     if delegate.pk == delegator.pk or not delegate.is_active or not delegate.is_staff:
         raise GovernanceError(ERR_DELEGATE_INVALID, code="delegate")
+    # Separation of duties as data: the delegator's own authority is void if their role may
+    # not decide, and the delegate must be allowed to hold it.
+    rule = duty_conflict(user=delegator, duty=Duty.DECIDE)
+    if rule is not None:
+        message = ERR_DUTY_DELEGATOR.format(
+            delegator=display_name(delegator), holder=rule.get_holder_display()
+        )
+        raise GovernanceError(message, code="delegator_no_authority")
+    rule = duty_conflict(user=delegate, duty=Duty.DECIDE)
+    if rule is not None:
+        message = ERR_DUTY_DELEGATE.format(
+            delegate=display_name(delegate), holder=rule.get_holder_display()
+        )
+        raise GovernanceError(message, code="delegate")
     if ceiling_minor is None or ceiling_minor < 0:
         raise GovernanceError(ERR_DELEGATION_CEILING_INVALID, code="ceiling")
     if ends_at <= starts_at or ends_at <= now:

@@ -78,6 +78,33 @@ ERR_DELEGATION_CEILING_INVALID = "Enter an amount ceiling of zero or more."
 ERR_DELEGATION_REASON = "Give the reason for the delegation."
 ERR_DELEGATION_ENDED = "This delegation has already ended; nothing was changed."
 
+# Separation of duties as data (`DutyConflict`): {holder} is the rule's holder label
+# (e.g. “Auditor”), {duty} its duty label.
+ERR_DUTY_DECIDE = (
+    "Separation of duties: the role “{holder}” may not decide approval cases, directly or by "
+    "delegation."
+)
+ERR_DUTY_DELEGATE = (
+    "Separation of duties: {delegate} holds the role “{holder}”, which may not decide approval "
+    "cases, directly or by delegation."
+)
+ERR_DUTY_DELEGATOR = (
+    "Separation of duties: {delegator} holds the role “{holder}”, which may not decide approval "
+    "cases nor lend that authority."
+)
+ERR_DUTY_GRANT = (
+    "Separation of duties: {user} holds the role “{holder}”, which may not be given authority "
+    "to decide approval cases."
+)
+ERR_DUTY_SUBJECT = (
+    "Separation of duties: as “{holder}” of this {kind}'s subject you may not decide it "
+    "(“{duty}”); someone else must."
+)
+ERR_DUTY_PRINCIPAL_SUBJECT = (
+    "Separation of duties: {delegator} is “{holder}” of this {kind}'s subject (“{duty}”), so "
+    "a delegate of theirs cannot decide it either."
+)
+
 
 class GovernanceError(ValidationError):
     """A refused governance operation; its message says why and nothing was written."""

@@ -10,7 +10,19 @@ from django.db import transaction
 
 from core.audit import record_history
 
-from ..models import Program, ProgramUserObjectPermission
+from ..models import (
+    DECIDE_PERMISSION,
+    DELEGATED_PERMISSION,
+    Duty,
+    Program,
+    ProgramUserObjectPermission,
+    display_name,
+)
+from ..selectors.duties import duty_conflict
+from .errors import ERR_DUTY_GRANT, GovernanceError
+
+# The program permissions that are authority to decide its cases.
+_DECIDING = {DECIDE_PERMISSION.split(".")[1], DELEGATED_PERMISSION.split(".")[1]}
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -39,8 +51,17 @@ def program_permission_grant(
     *, actor: User, program: Program, user: User, permission: str
 ) -> ProgramUserObjectPermission:
     """Give `user` the program permission `permission` (a codename such as `review_program`):
-    one object-permission row, in history with `actor`. Granting it again changes nothing."""
+    one object-permission row, in history with `actor`. Granting it again changes nothing.
+    Authority to decide is refused to a user whose role separation of duties keeps from
+    deciding (`DutyConflict`: auditors, administrators)."""
     codename = permission.rpartition(".")[2]
+    if codename in _DECIDING:
+        rule = duty_conflict(user=user, duty=Duty.DECIDE)
+        if rule is not None:
+            message = ERR_DUTY_GRANT.format(
+                user=display_name(user), holder=rule.get_holder_display()
+            )
+            raise GovernanceError(message, code="separation_of_duties")
     held = Permission.objects.get(content_type__app_label="governance", codename=codename)
     # Lock the program: two grants of the same permission write one row.
     Program.objects.select_for_update().filter(pk=program.pk).first()

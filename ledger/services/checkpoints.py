@@ -1,5 +1,5 @@
 """Signed checkpoints of the chain's head (HMAC-SHA256 with `HMS_LEDGER_CHECKPOINT_KEY`), at
-most one per UTC day, so history rewritten after a checkpoint is detectable even when the
+most one per UTC hour, so history rewritten after a checkpoint is detectable even when the
 rewriter recomputed every hash after the change (`ledger.verify` checks them)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..chain import GENESIS_HASH
 from ..models import LedgerCheckpoint, LedgerHead, Transfer
-from ..verify import key_id, sign, utc_day
+from ..verify import key_id, sign, utc_day, utc_hour
 from .errors import ERR_HEAD_NOT_LAST, CheckpointError
 
 if TYPE_CHECKING:
@@ -20,14 +20,14 @@ if TYPE_CHECKING:
 
 @transaction.atomic
 def checkpoint_write(*, actor: User) -> LedgerCheckpoint:
-    """Sign the chain's head now, once per UTC day: a second call the same day returns the day's
-    checkpoint. Refuses (CheckpointError) when the head does not name the last transfer."""
+    """Sign the chain's head now, once per UTC hour: a second call within the hour returns the
+    hour's checkpoint. Refuses (CheckpointError) when the head does not name the last transfer."""
     # Lock the head as every ledger writer does: no transfer is appended while the head is read
     # and signed, so the signed (sequence, hash) is the last transfer's; two concurrent callers
-    # queue here, and the second finds the first one's checkpoint of the day.
+    # queue here, and the second finds the first one's checkpoint of the hour.
     head, _ = LedgerHead.objects.select_for_update().get_or_create(id=1)
     now = timezone.now()
-    existing = LedgerCheckpoint.objects.filter(day=utc_day(now)).first()
+    existing = LedgerCheckpoint.objects.filter(hour=utc_hour(now)).first()
     if existing is not None:
         return existing
     last = Transfer.objects.order_by("-sequence").values("sequence", "hash").first()
@@ -42,6 +42,7 @@ def checkpoint_write(*, actor: User) -> LedgerCheckpoint:
         hash=head.hash,
         created_at=now,
         day=utc_day(now),
+        hour=utc_hour(now),
         key_id=key_id(),
         signature=sign(head.sequence, head.hash, now),
         created_by=actor,

@@ -42,6 +42,22 @@ ERR_HEAD_NOT_LAST = (
 )
 
 
+ERR_CHAIN_BROKEN_AT = (
+    "The ledger head names transfer #{sequence}, whose stored hash differs (or which is "
+    "missing): the hash chain is broken; nothing was written."
+)
+# What a request that meets a broken chain answers (503), on a page and in the API.
+ERR_LEDGER_UNAVAILABLE = (
+    "The ledger failed its integrity check; staff have been alerted; no money moved."
+)
+
+
+class LedgerIntegrityError(Exception):
+    """The hash chain is broken where a writer meets it: nothing was written. Not a refusal
+    of the request (no form or API error catches it): the site answers 503 with
+    `ERR_LEDGER_UNAVAILABLE` and alerts staff (`hms_portal.middleware`)."""
+
+
 class LedgerError(ValidationError):
     """A refused ledger operation; its message says why and nothing was written."""
 

@@ -15,6 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from psycopg.types.numeric import Int8Dumper
 
 from ..models import LedgerHead, PostingPhase, PostingSide, Transfer
+from .errors import ERR_CHAIN_BROKEN_AT, LedgerIntegrityError
 
 # A transfer row's columns, in the model's field order (after `id`): the write path builds
 # plain tuples in this order and turns them into `Transfer` instances without `__init__`.
@@ -69,6 +70,7 @@ _KEYS_SQL_POSTGRES = (
     " WHERE idempotency_key = k.key LIMIT 1) AS t"
 )
 HEAD_UPDATE_SQL = "UPDATE ledger_ledgerhead SET sequence = %s, hash = %s WHERE id = 1"
+_HASH_AT_SQL = "SELECT hash FROM ledger_transfer WHERE sequence = %s"
 _ACCOUNT_COLUMNS = (
     "id, code, currency, closed, debits_must_not_exceed_credits, credits_must_not_exceed_debits,"
     " debits_pending, debits_posted, credits_pending, credits_posted"
@@ -84,8 +86,15 @@ def _for_update(for_update: bool) -> str:
 
 @functools.cache
 def head_lock_sql(for_update: bool = True) -> str:
+    """The head (sequence, hash) and, beside it, the stored hash of the transfer it names: a
+    writer checks the two agree before it chains a new transfer to them (one index probe in
+    the same statement)."""
     lock = _for_update(for_update)
-    return f"SELECT sequence, hash FROM ledger_ledgerhead WHERE id = 1{lock}"  # noqa: S608
+    return (
+        "SELECT sequence, hash, (SELECT t.hash FROM ledger_transfer t"  # noqa: S608
+        " WHERE t.sequence = ledger_ledgerhead.sequence)"
+        f" FROM ledger_ledgerhead WHERE id = 1{lock}"
+    )
 
 
 @functools.cache
@@ -233,7 +242,18 @@ def _lock_head(cursor: _Sql) -> tuple[int, str]:
     if row is None:  # only after a test flush: migration 0003 creates the row
         head, _ = LedgerHead.objects.select_for_update().get_or_create(id=1)
         return head.sequence, head.hash
-    return row[0], row[1]
+    sequence, head_hash, stored = row
+    # The chain check on the write path: a head that does not name the last transfer as it is
+    # stored (changed, removed) means the chain is broken here; nothing may be chained to it.
+    if sequence > 0 and stored != head_hash:
+        # Under READ COMMITTED a lock that waited for another writer returns the head that
+        # writer committed, but the subquery read the snapshot taken before the wait, without
+        # its transfer: look again with a fresh statement before calling the chain broken.
+        cursor.execute(_HASH_AT_SQL, [sequence])
+        again = cursor.fetchone()
+        if again is None or again[0] != head_hash:
+            raise LedgerIntegrityError(ERR_CHAIN_BROKEN_AT.format(sequence=sequence))
+    return sequence, head_hash
 
 
 def _lock_accounts(cursor: _Sql, account_ids: Iterable[object]) -> dict[int, _LockedAccount]:

@@ -14,7 +14,7 @@ from guardian.shortcuts import assign_perm
 from core import events
 from core.audit import system_user
 from governance import services as governance
-from governance.models import ApprovalCase, Program
+from governance.models import ApprovalCase, Delegation, Program
 from tests.factories import ProgramFactory, UserFactory
 
 KIND = "test_subject"
@@ -94,6 +94,26 @@ def delegate_to(delegator: Any, delegate: Any, program: Program, **kwargs: Any) 
     return governance.delegation_create(
         actor=delegator, delegate=delegate, program=program, **values
     )
+
+
+def forced_delegation(delegator: Any, delegate: Any, program: Any) -> Delegation:
+    """A delegation that exists although the service would refuse it (an old row, a
+    restored backup, a direct write): the decision check must not honour it."""
+    now = timezone.now()
+    delegation = Delegation.objects.create(
+        delegator=delegator,
+        delegate=delegate,
+        program=program,
+        ceiling_minor=1_000_000,
+        currency="USD",
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(days=2),
+        reason="On leave",
+        permission_granted=True,
+        created_by=delegator,
+    )
+    assign_perm("governance.decide_program_delegated", delegate, program)
+    return delegation
 
 
 @pytest.fixture

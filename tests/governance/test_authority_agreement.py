@@ -1,11 +1,14 @@
 """Property test: the inbox and the decision check agree.
 
-For random direct and group grants, group memberships, superusers and deactivated accounts,
+For random direct and group grants, group memberships, superusers, auditors and deactivated
+accounts,
 delegations (scope, currency, ceiling, window, revoked or not, permission held or not) and
 cases at random steps and amounts, each person's inbox at a random moment holds a case exactly
 when the decision check lets them decide it then, and names the same grant; and the reading
 the refusal explains a missing grant from finds a delegation lending the step exactly when
-the grant could be made under one.
+the grant could be made under one. And the rule agrees with the separation-of-duties table:
+a person whose holder kind the table keeps from deciding (an administrator, an auditor) holds
+no grant on any case and finds no delegation lending one.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ from guardian.shortcuts import assign_perm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import roles
 from governance import selectors
 from governance import services as governance
-from governance.models import ApprovalCase, ApproverKind, CaseStatus, CaseStep, Delegation
+from governance.models import (
+    ApprovalCase,
+    ApproverKind,
+    CaseStatus,
+    CaseStep,
+    Delegation,
+    Duty,
+)
 from tests.factories import ProgramFactory
 from tests.governance.conftest import KIND, make_policy, staff
 
@@ -174,6 +185,7 @@ def _open(world: dict[str, Any], spec: dict[str, Any]) -> ApprovalCase:
     memberships=st.sets(st.tuples(person, group), max_size=6),
     group_grants=st.sets(st.sampled_from([("g1", "a"), ("g2", "a"), ("g2", "b")])),
     superuser=st.none() | person,
+    auditor=st.none() | person,
     delegation_specs=delegations,
     case_specs=cases,
     deactivated=st.sets(person, max_size=2),
@@ -185,6 +197,7 @@ def test_the_inbox_holds_a_case_exactly_when_the_decision_check_allows_it(
     memberships: set[tuple[int, str]],
     group_grants: set[tuple[str, str]],
     superuser: int | None,
+    auditor: int | None,
     delegation_specs: list[dict[str, Any]],
     case_specs: list[dict[str, Any]],
     deactivated: set[int],
@@ -203,6 +216,8 @@ def test_the_inbox_holds_a_case_exactly_when_the_decision_check_allows_it(
             get_user_model().objects.filter(pk=people[superuser].pk).update(is_superuser=True)
         for spec in delegation_specs:
             _delegate(world, spec, now)
+        if auditor is not None:  # after the delegations: theirs must not count either
+            people[auditor].groups.add(Group.objects.get(name=roles.AUDITOR))
         opened = [_open(world, spec) for spec in case_specs]
         for case, spec in zip(opened, case_specs, strict=True):
             if spec["escalated"]:
@@ -214,6 +229,7 @@ def test_the_inbox_holds_a_case_exactly_when_the_decision_check_allows_it(
         moment = now + timedelta(hours=hours_later)
         users = get_user_model().objects.in_bulk([p.pk for p in people])
         for user in users.values():
+            barred = user.is_active and not selectors.may_hold(user=user, duty=Duty.DECIDE)
             box = selectors.case_inbox(user=user, now=moment)
             listed = dict(box.cases.values_list("pk", "grant"))
             for case in ApprovalCase.objects.filter(pk__in=[c.pk for c in opened]):
@@ -223,6 +239,8 @@ def test_the_inbox_holds_a_case_exactly_when_the_decision_check_allows_it(
                     grant = None
                 where = f"{user.username} on case {case.pk} ({case.status})"
                 assert (case.pk in listed) == (grant is not None), where
+                if barred:
+                    assert grant is None, where
                 if grant is not None:
                     assert case.status == CaseStatus.OPEN
                     assert box.basis.as_grant(listed[case.pk]) == grant, where

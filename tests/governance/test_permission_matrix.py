@@ -5,6 +5,9 @@ by `maker` and recommended by `recommender` (both of whom also hold the decide p
 only separation of duties stops them). Delegates each hold a delegation from a different
 supervisor: active, expired (its permission still granted, as if the beat task had not run),
 revoked, over its ceiling, not yet started, outside its scope, and one from the maker.
+Separation of duties as data: the auditor holds the decide permission and a delegation, the
+administrator is a superuser, and an auditor's delegate holds a delegation from them (rows
+written past the services, which refuse them): none of them may decide.
 """
 
 from __future__ import annotations
@@ -20,12 +23,20 @@ from core import roles
 from governance import services as governance
 from governance.models import CaseStatus, Decision, Delegation
 from tests.conftest import _person
-from tests.governance.conftest import OUTCOMES, delegate_to, make_policy, open_case, staff
+from tests.governance.conftest import (
+    OUTCOMES,
+    delegate_to,
+    forced_delegation,
+    make_policy,
+    open_case,
+    staff,
+)
 
 pytestmark = pytest.mark.django_db
 
 OWN = None  # allowed
 NO_AUTHORITY = "do not hold the authority"
+SEPARATION = "Separation of duties"
 EXPECTED: dict[str, dict[str, str | None]] = {
     #                     approve / return / reject               recall
     "supervisor": {"decide": OWN, "recall": "Only the person who submitted"},
@@ -34,7 +45,9 @@ EXPECTED: dict[str, dict[str, str | None]] = {
     "reviewer": {"decide": NO_AUTHORITY, "recall": "Only the person who submitted"},
     "outsider_supervisor": {"decide": NO_AUTHORITY, "recall": "Only the person who submitted"},
     "civilian": {"decide": NO_AUTHORITY, "recall": "Only the person who submitted"},
-    "auditor": {"decide": NO_AUTHORITY, "recall": "Only the person who submitted"},
+    "auditor": {"decide": SEPARATION, "recall": "Only the person who submitted"},
+    "administrator": {"decide": SEPARATION, "recall": "Only the person who submitted"},
+    "delegate_of_auditor": {"decide": SEPARATION, "recall": "Only the person who submitted"},
     "delegate": {"decide": OWN, "recall": "Only the person who submitted"},
     "expired_delegate": {"decide": "ended on", "recall": "Only the person who submitted"},
     "revoked_delegate": {"decide": "was revoked", "recall": "Only the person who submitted"},
@@ -99,6 +112,14 @@ def world(bare_program: Any) -> dict[str, Any]:
             governance.delegation_revoke(actor=delegator, delegation_id=delegation.pk)
     people["delegate_of_maker"] = staff("delegate-of-maker")
     delegate_to(people["maker"], people["delegate_of_maker"], program)
+    # Authority that separation of duties voids, written past the services that refuse it.
+    assign_perm("governance.decide_program", people["auditor"], program)
+    forced_delegation(staff("boss-of-auditor", program=program), people["auditor"], program)
+    people["administrator"] = staff("root", program=program)
+    people["administrator"].is_superuser = True
+    people["administrator"].save()
+    people["delegate_of_auditor"] = staff("delegate-of-auditor")
+    forced_delegation(people["auditor"], people["delegate_of_auditor"], program)
     people["case"] = open_case(
         program, people["maker"], amount_minor=50_000, recommender=people["recommender"]
     )

@@ -14,6 +14,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from django.test.utils import CaptureQueriesContext
 from ledger import services, tasks
 from ledger.chain import GENESIS_HASH, chain_hash
 from ledger.models import LedgerCheckpoint, LedgerHead, Transfer
-from ledger.services import checkpoint_write
+from ledger.services import checkpoint_write, checkpoints
 from ledger.verify import key_id, verify_ledger
 from tests.builders import ledger_account, move
 
@@ -333,10 +334,35 @@ def test_export_writes_json_lines_an_auditor_checks_with_a_plain_hmac(books, act
     assert out.getvalue().splitlines() == lines
 
 
-def test_the_beat_task_signs_once_a_day_and_never_a_ledger_that_fails(books):
+def test_the_beat_task_signs_once_an_hour_and_never_a_ledger_that_fails(books):
     assert tasks.write_checkpoint.delay().get() == 10
     assert tasks.write_checkpoint.delay().get() == 10
     assert LedgerCheckpoint.objects.get().created_by.username == "system"
+    assert django_settings.CELERY_BEAT_SCHEDULE["write-ledger-checkpoint"]["schedule"] == 3600
+
+
+def test_a_checkpoint_is_written_once_per_utc_hour(books, actor, monkeypatch):
+    """Within one UTC hour every call returns the hour's checkpoint; the next hour gets its
+    own, and both verify."""
+    start = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
+    moments = iter([start + timedelta(minutes=5), start + timedelta(minutes=59, seconds=59)])
+    monkeypatch.setattr(checkpoints.timezone, "now", lambda: next(moments))
+    first = checkpoint_write(actor=actor)
+    assert checkpoint_write(actor=actor).pk == first.pk
+    assert first.hour == start
+    monkeypatch.setattr(checkpoints.timezone, "now", lambda: start + timedelta(hours=1))
+    move(
+        actor,
+        "next-hour",
+        Transfer.objects.get(sequence=1).debit_account,
+        Transfer.objects.get(sequence=1).credit_account,
+        100,
+    )
+    second = checkpoint_write(actor=actor)
+    assert second.pk != first.pk
+    assert (second.hour, second.sequence) == (start + timedelta(hours=1), 11)
+    assert LedgerCheckpoint.objects.count() == 2
+    assert verify_ledger().ok
 
 
 def test_the_beat_task_refuses_to_sign_a_tampered_ledger(books):
