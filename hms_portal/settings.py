@@ -400,7 +400,7 @@ OAUTH2_PROVIDER = {
     "SCOPES": {
         "requests:read": "Read service types and requests (no personal data)",
         "requests:write": "File requests and take the steps the acting user may take",
-        "requests:pii": "See the civilian's contact details on requests",
+        "requests:pii": "See requests' personal data: descriptions, names and contact details",
         "cases:read": "Read approval cases",
         "cases:decide": "Decide approval cases (for a person who holds the authority)",
         "funds:read": "Read funds and allocation rounds",
