@@ -27,16 +27,18 @@ from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import RejectNulMixin, has_scope, idempotency_key
+from core.api import RejectNulMixin, has_scope, idempotency_key, oauth_token
 
 from . import selectors, services
+from .filing_limits import filing_refusal
 from .models import MAX_DESCRIPTION, ServiceRequest, ServiceType, Status
+from .ratelimit import client_address
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -307,6 +309,14 @@ class RequestListCreate(RejectNulMixin, generics.ListAPIView):
         data = incoming.validated_data
         key = idempotency_key(request)
         token = uuid.uuid5(SUBMISSION_NAMESPACE, f"{request.user.pk}:{key}")
+        if oauth_token(request) is None:
+            # A person filing through the API counts as on the form; an OAuth client files
+            # under its own rate (ClientRateThrottle).
+            refusal = filing_refusal(
+                user=request.user, address=client_address(request), submission_token=token
+            )
+            if refusal is not None:
+                raise Throttled(wait=refusal.retry_after, detail=refusal.message)
         created, is_new = services.request_submit(
             actor=request.user,  # type: ignore[arg-type]
             service_type=data["service_type"],

@@ -28,6 +28,14 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_LIMIT_PER_CLIENT": 10,
     "VERIFY_LIMIT_PER_EMAIL": 5,
     "VERIFY_WINDOW_SECONDS": 60 * 60,
+    # Filing (service_requests/filing_limits.py): per account, a short and a long window; per
+    # client address, any filing from there (with or without an account).
+    "FILING_LIMIT_PER_ACCOUNT_SHORT": 3,
+    "FILING_ACCOUNT_SHORT_WINDOW_SECONDS": 60,
+    "FILING_LIMIT_PER_ACCOUNT_LONG": 10,
+    "FILING_ACCOUNT_LONG_WINDOW_SECONDS": 60 * 60,
+    "FILING_LIMIT_PER_CLIENT": 30,
+    "FILING_CLIENT_WINDOW_SECONDS": 60 * 60,
 }
 
 
