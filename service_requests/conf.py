@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENTS_ROOT": "",  # empty: <BASE_DIR>/private-media
     "ATTACHMENT_MAX_BYTES": 4 * 1024 * 1024,
     "ATTACHMENTS_PER_REQUEST": 10,
+    # An image's width times height at most (a decompression bomb is a small file that
+    # decodes to billions of pixels); 50 million is past any phone's photo.
+    "IMAGE_MAX_PIXELS": 50_000_000,
     # Filing without an account: how long the emailed one-time link works, and how long an
     # unfinished draft (with its documents) is kept.
     "VERIFY_LINK_SECONDS": 48 * 60 * 60,
