@@ -123,7 +123,7 @@ CASE_PAGE_CSP = {"style-src": [UNSAFE_INLINE]}
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@csp_update(CASE_PAGE_CSP)
+@csp_update(CASE_PAGE_CSP)  # type: ignore[arg-type]  # django-csp types views as (request) only
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     _staff_only(request)
     case = selectors.case_for_viewer(user=request.user, case_id=case_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import warnings
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 import pikepdf
 from PIL import Image, UnidentifiedImageError
@@ -66,7 +66,7 @@ def inspect(content_type: str, stream: IO[bytes], *, max_pixels: int) -> Problem
 
 def _pdf_problem(stream: IO[bytes]) -> Problem | None:
     try:
-        with pikepdf.open(stream) as pdf:
+        with pikepdf.open(cast(BinaryIO, stream)) as pdf:
             if len(pdf.objects) > MAX_PDF_OBJECTS:
                 return Problem.DAMAGED
             if len(pdf.pages) == 0:
