@@ -55,3 +55,13 @@ def test_the_admin_changelist_and_change_page_run_without_a_violation(
     page.wait_for_load_state("networkidle")
     assert filed.tracking_number in page.content()
     assert csp_violations(page) == []
+
+
+def test_the_api_docs_run_without_a_violation(
+    page: Page, sign_in: Callable[[Page, Any], None], civilian: Any
+) -> None:
+    sign_in(page, civilian)
+    page.goto("/api/v1/docs/")
+    expect(page.locator(".swagger-ui .info")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert csp_violations(page) == []

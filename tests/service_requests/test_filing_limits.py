@@ -36,6 +36,23 @@ def _file_one_page(client, service_type, **extra):  # type: ignore[no-untyped-de
     return client.post("/requests/new/", filing_form(service_type), **extra)
 
 
+def _to_review(client, service_type) -> None:  # type: ignore[no-untyped-def]
+    """Walk the filing steps up to the review page."""
+    client.post(
+        STEP.format("details"),
+        {
+            "service_type": str(service_type.pk),
+            "description": "The stairs are loose.",
+            "amount": "",
+        },
+    )
+    client.post(STEP.format("documents"), {"attachments": []})
+    client.post(
+        STEP.format("contact"),
+        {"contact_name": "Alice", "contact_email": "alice@example.test", "contact_phone": ""},
+    )
+
+
 def test_the_eleventh_filing_within_the_hour_is_refused_and_writes_nothing(
     client, limits, civilian, other_civilian, inspection
 ):
@@ -81,15 +98,7 @@ def test_the_review_step_is_refused_over_the_limit_and_the_draft_stays(
 ):
     limits.HMS_REQUESTS_FILING_LIMIT_PER_ACCOUNT_SHORT = 0
     client.force_login(civilian)
-    client.post(
-        STEP.format("details"),
-        {"service_type": str(inspection.pk), "description": "The stairs are loose.", "amount": ""},
-    )
-    client.post(STEP.format("documents"), {"attachments": []})
-    client.post(
-        STEP.format("contact"),
-        {"contact_name": "Alice", "contact_email": "alice@example.test", "contact_phone": ""},
-    )
+    _to_review(client, inspection)
     draft = RequestDraft.objects.get()
     refused = client.post(STEP.format("review"), {"submission_token": str(draft.submission_token)})
     assert refused.status_code == 429
@@ -115,15 +124,7 @@ def test_the_emailed_link_files_nothing_over_the_address_limit(
     client, limits, inspection, django_capture_on_commit_callbacks
 ):
     limits.HMS_REQUESTS_FILING_LIMIT_PER_CLIENT = 0
-    client.post(
-        STEP.format("details"),
-        {"service_type": str(inspection.pk), "description": "The stairs are loose.", "amount": ""},
-    )
-    client.post(STEP.format("documents"), {"attachments": []})
-    client.post(
-        STEP.format("contact"),
-        {"contact_name": "Alice", "contact_email": "alice@example.test", "contact_phone": ""},
-    )
+    _to_review(client, inspection)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(STEP.format("review"), {"email": "alice@example.test"})
     link = re.search(r"http://[^/\s]+(/requests/new/verify/[^/\s]+/)", mail.outbox[-1].body)
