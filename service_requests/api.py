@@ -1,7 +1,9 @@
 """The requests API (`/api/v1/service-types/`, `/api/v1/requests/`).
 
 Scopes (OAuth clients): `requests:read` to read, `requests:write` to file a request or take a
-step, and `requests:pii` to see the civilian's contact details (without it `contact` is null).
+step, and `requests:pii` to see a request's personal data: the civilian's own words
+(`description`) and their name and contact details (`contact`). Without it both fields are
+absent from every representation of a request, the answer to a filing or a step included.
 Whoever calls sees what the user they act for sees on the screens: a civilian their own
 requests, staff the requests of their programs (every program with `view_all_requests`).
 Every change goes through `service_requests.services`, which checks the acting user's rights
@@ -23,23 +25,27 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import RejectNulMixin, has_scope, idempotency_key
+from core.api import RejectNulMixin, has_scope, idempotency_key, oauth_token
 
 from . import selectors, services
+from .filing_limits import filing_refusal
 from .models import MAX_DESCRIPTION, ServiceRequest, ServiceType, Status
+from .ratelimit import client_address
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 PII_SCOPE = "requests:pii"
+# The serializer context's flag: show `description` and `contact`.
+SHOW_PERSONAL = "show_personal"
 # Idempotency keys become the service's submission token: one namespace, per acting user.
 SUBMISSION_NAMESPACE = uuid.UUID("0d3b2a52-77b4-4a8e-9f1e-7a1d3c9b6f10")
 SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
@@ -100,11 +106,19 @@ class ContactSerializer(serializers.Serializer):
 
 
 class RequestSerializer(serializers.ModelSerializer):
-    """A request as the API shows it; `contact` only with the `requests:pii` scope."""
+    """A request as the API shows it; `description` and `contact` (personal data) only with
+    the `requests:pii` scope, otherwise absent. They are declared writable with
+    `required=False` only so that the schema marks them optional: the serializer reads."""
 
     service_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
-    contact = serializers.SerializerMethodField()
+    description = serializers.CharField(
+        required=False, help_text="The civilian's own words. Only with `requests:pii`."
+    )
+    contact = ContactSerializer(
+        required=False,
+        help_text="The civilian's name and contact details. Only with `requests:pii`.",
+    )
 
     class Meta:
         model = ServiceRequest
@@ -121,29 +135,29 @@ class RequestSerializer(serializers.ModelSerializer):
             "contact",
         ]
 
-    @extend_schema_field(ContactSerializer(allow_null=True))
-    def get_contact(self, obj: ServiceRequest) -> dict[str, str] | None:
-        if not self.context.get("show_contact"):
-            return None
-        return {"name": obj.contact_name, "email": obj.contact_email, "phone": obj.contact_phone}
-
     def to_representation(self, instance: ServiceRequest) -> dict[str, Any]:
         """The fields above, read straight from the row: DRF's generic path spent about 0.6 ms
         a row (`get_status_display` hashes every lazy choice label on each call), most of a
         100-row page's time."""
         labels = _status_labels()
-        return {
+        shown: dict[str, Any] = {
             "tracking_number": instance.tracking_number,
             "service_type": instance.service_type.code,
             "status": instance.status,
             "status_label": labels.get(instance.status, instance.status),
-            "description": instance.description,
             "amount_minor": instance.amount_minor,
             "currency": instance.currency,
             "submitted_at": _DATETIME.to_representation(instance.submitted_at),
             "updated_at": _DATETIME.to_representation(instance.updated_at),
-            "contact": self.get_contact(instance),
         }
+        if self.context.get(SHOW_PERSONAL):
+            shown["description"] = instance.description
+            shown["contact"] = {
+                "name": instance.contact_name,
+                "email": instance.contact_email,
+                "phone": instance.contact_phone,
+            }
+        return shown
 
 
 # The columns `RequestSerializer.to_representation` reads: all the list fetches.
@@ -230,7 +244,9 @@ class NewestFirst(CursorPagination):
     max_page_size = 100
 
 
-def _show_contact(request: Request) -> bool:
+def _show_personal(request: Request) -> bool:
+    """A person sees the personal data of the requests they may see (their own, or their
+    programs'); a client only with `requests:pii`."""
     return has_scope(request, PII_SCOPE)
 
 
@@ -244,7 +260,7 @@ class RequestListCreate(RejectNulMixin, generics.ListAPIView):
     pagination_class = NewestFirst
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "show_contact": _show_contact(self.request)}
+        return {**super().get_serializer_context(), SHOW_PERSONAL: _show_personal(self.request)}
 
     def get_queryset(self) -> QuerySet[ServiceRequest]:
         requests = (
@@ -293,6 +309,14 @@ class RequestListCreate(RejectNulMixin, generics.ListAPIView):
         data = incoming.validated_data
         key = idempotency_key(request)
         token = uuid.uuid5(SUBMISSION_NAMESPACE, f"{request.user.pk}:{key}")
+        if oauth_token(request) is None:
+            # A person filing through the API counts as on the form; an OAuth client files
+            # under its own rate (ClientRateThrottle).
+            refusal = filing_refusal(
+                user=request.user, address=client_address(request), submission_token=token
+            )
+            if refusal is not None:
+                raise Throttled(wait=refusal.retry_after, detail=refusal.message)
         created, is_new = services.request_submit(
             actor=request.user,  # type: ignore[arg-type]
             service_type=data["service_type"],
@@ -315,7 +339,7 @@ class RequestDetail(RejectNulMixin, generics.RetrieveAPIView):
     lookup_field = "tracking_number"
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "show_contact": _show_contact(self.request)}
+        return {**super().get_serializer_context(), SHOW_PERSONAL: _show_personal(self.request)}
 
     def get_queryset(self) -> QuerySet[ServiceRequest]:
         return visible_requests(self.request.user).select_related("service_type")
@@ -396,5 +420,5 @@ class RequestStep(RejectNulMixin, APIView):
         data = incoming.validated_data
         STEPS[data["action"]](request.user, found, data)
         current = ServiceRequest.objects.select_related("service_type").get(pk=found)
-        context = {"request": request, "show_contact": _show_contact(request)}
+        context = {"request": request, SHOW_PERSONAL: _show_personal(request)}
         return Response(RequestSerializer(current, context=context).data)

@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENTS_ROOT": "",  # empty: <BASE_DIR>/private-media
     "ATTACHMENT_MAX_BYTES": 4 * 1024 * 1024,
     "ATTACHMENTS_PER_REQUEST": 10,
+    # An image's width times height at most (a decompression bomb is a small file that
+    # decodes to billions of pixels); 50 million is past any phone's photo.
+    "IMAGE_MAX_PIXELS": 50_000_000,
     # Filing without an account: how long the emailed one-time link works, and how long an
     # unfinished draft (with its documents) is kept.
     "VERIFY_LINK_SECONDS": 48 * 60 * 60,
@@ -28,6 +31,14 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_LIMIT_PER_CLIENT": 10,
     "VERIFY_LIMIT_PER_EMAIL": 5,
     "VERIFY_WINDOW_SECONDS": 60 * 60,
+    # Filing (service_requests/filing_limits.py): per account, a short and a long window; per
+    # client address, any filing from there (with or without an account).
+    "FILING_LIMIT_PER_ACCOUNT_SHORT": 3,
+    "FILING_ACCOUNT_SHORT_WINDOW_SECONDS": 60,
+    "FILING_LIMIT_PER_ACCOUNT_LONG": 10,
+    "FILING_ACCOUNT_LONG_WINDOW_SECONDS": 60 * 60,
+    "FILING_LIMIT_PER_CLIENT": 30,
+    "FILING_CLIENT_WINDOW_SECONDS": 60 * 60,
 }
 
 

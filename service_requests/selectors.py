@@ -173,6 +173,12 @@ def request_by_tracking_number(*, tracking_number: str) -> ServiceRequest | None
     )
 
 
+def request_filed_with_token(*, token: uuid.UUID) -> bool:
+    """Whether a request was already filed with this submission token (a retry of it files
+    nothing new)."""
+    return ServiceRequest.objects.filter(submission_token=token).exists()
+
+
 def _count_and_last(model: type[RequestEvent] | type[Attachment], condition: str = "") -> RawSQL:
     """The text "<count>:<highest id>" of `model`'s rows of the outer request (and `condition`).
     The outer query must read the requests table unaliased (a plain query on `ServiceRequest`,

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import conf, ratelimit, selectors, services, tracking, views_filing
+from .filing_limits import FilingRefusal, filing_refusal
 from .forms import (
     AttachmentsForm,
     CatalogueSearchForm,
@@ -67,6 +68,15 @@ def request_new(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(request.get_full_path())
     service_types = selectors.service_types_open()
     form = RequestForm(request.POST, request.FILES, service_types=service_types)
+    refusal: FilingRefusal | None = None
+    if form.is_valid():
+        refusal = filing_refusal(
+            user=request.user,
+            address=ratelimit.client_address(request),
+            submission_token=form.cleaned_data["submission_token"],
+        )
+        if refusal is not None:
+            form.add_error(None, refusal.message)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -84,12 +94,15 @@ def request_new(request: HttpRequest) -> HttpResponse:
             elif data["attachments"]:
                 _attach(request, created, [c.upload for c in data["attachments"]])
             return redirect("service_requests:confirmation", created.tracking_number)
-    return render(
+    response = render(
         request,
         "service_requests/new.html",
         {"form": form, "funding_codes": [t.pk for t in service_types if t.is_funding]},
-        status=400,
+        status=400 if refusal is None else 429,
     )
+    if refusal is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def _attach(request: HttpRequest, found: ServiceRequest, files: list[Any]) -> bool:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import conf, ratelimit, selectors, services, tracking
 from .errors import ERR_NOT_CLAIMABLE, RequestError
+from .filing_limits import FilingRefusal, filing_refusal
 from .forms import ConfirmForm, ContactForm, DetailsForm, DocumentsForm, VerifyEmailForm
 from .models import RequestDraft, ServiceRequest, ServiceType
 from .presentation import answers_for_display
@@ -224,14 +225,26 @@ def step_review(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
     confirm = ConfirmForm(initial={"submission_token": draft.submission_token})
     verify: VerifyEmailForm | None = None
     status = 200
+    refusal: FilingRefusal | None = None
     if request.method == "POST" and signed_in:
         confirm = ConfirmForm(request.POST)
-        if confirm.is_valid() and confirm.cleaned_data["submission_token"] == (
-            draft.submission_token
-        ):
+        current = confirm.is_valid() and (
+            confirm.cleaned_data["submission_token"] == draft.submission_token
+        )
+        if current:
+            refusal = filing_refusal(
+                user=request.user,
+                address=ratelimit.client_address(request),
+                submission_token=draft.submission_token,
+            )
+        if current and refusal is None:
             return _file(request, draft, details, contact, actor=request.user)
-        confirm.add_error(None, _("This page is out of date. Check your answers and submit."))
-        status = 400
+        if refusal is not None:
+            confirm.add_error(None, refusal.message)
+            status = 429
+        else:
+            confirm.add_error(None, _("This page is out of date. Check your answers and submit."))
+            status = 400
     elif request.method == "POST":
         verify = VerifyEmailForm(request.POST)
         status = 400
@@ -257,7 +270,10 @@ def step_review(request: HttpRequest, draft: RequestDraft) -> HttpResponse:
     if verify is None:
         verify = VerifyEmailForm(initial={"email": context["fields"]["contact_email"]})
     context |= {"confirm": confirm, "verify": verify, "form": confirm if signed_in else verify}
-    return _render(request, "review", context, status=status)
+    response = _render(request, "review", context, status=status)
+    if refusal is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 ERR_TOO_MANY_LINKS = gettext_lazy(
@@ -366,6 +382,19 @@ def verify_link(request: HttpRequest, token: str) -> HttpResponse:
         request.session[DRAFT_SESSION_KEY] = str(draft.pk)
         return redirect("service_requests:step", broken)
     if request.method == "POST":
+        # Checked before `filer_for`, which may make the address's guest filer: a refusal
+        # writes nothing.
+        refusal = filing_refusal(
+            user=_actor(request),
+            address=ratelimit.client_address(request),
+            submission_token=draft.submission_token,
+        )
+        if refusal is not None:
+            response = render(
+                request, "service_requests/verify.html", {"problem": refusal.message}, status=429
+            )
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
         actor = services.filer_for(actor=_actor(request), email=draft.email)
         try:
             created, _is_new = services.draft_submit(

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
+
+import pikepdf
+from PIL import Image
 
 from governance.models import ApprovalCase
 from service_requests import services
 from service_requests.models import ServiceRequest
+
+
+def pdf_bytes() -> bytes:
+    """A small PDF that opens cleanly: one blank page, no active content."""
+    document = pikepdf.new()
+    document.add_blank_page()
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def image_bytes(kind: str = "PNG", size: tuple[int, int] = (8, 8)) -> bytes:
+    """A small image that decodes cleanly (`kind`: PNG or JPEG)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (0, 94, 162)).save(out, kind)
+    return out.getvalue()
 
 
 def submitted(

@@ -140,6 +140,15 @@ def _no_cached_catalogue(settings) -> None:  # type: ignore[no-untyped-def]
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _filing_limits_lifted(settings) -> None:  # type: ignore[no-untyped-def]
+    """The filing limits count per account and per client address, and the whole run files
+    from 127.0.0.1: lifted for every test; tests/service_requests/test_filing_limits.py sets
+    the real ones in a key space of its own."""
+    for name in ("PER_CLIENT", "PER_ACCOUNT_SHORT", "PER_ACCOUNT_LONG"):
+        setattr(settings, f"HMS_REQUESTS_FILING_LIMIT_{name}", 10**9)
+
+
 def _person(username: str, role: str | None, *, staff: bool = False):  # type: ignore[no-untyped-def]
     if role and not Group.objects.filter(name=role).exists():
         # A transactional test's flush empties the tables the data migration filled.

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import conf
 from ..attachments import ALLOWED_DESCRIPTION, safe_name, sniff
 from ..errors import ERR_NOT_ALLOWED, RequestError
+from ..inspection import Problem, inspect
 from ..models import CLOSED_STATUSES, Attachment, EventKind
 from .common import event_record, is_requester, locked
 
@@ -25,6 +26,18 @@ ERR_FILE_TOO_BIG = _("“{name}” is {size}: each file can be at most {limit}. 
 ERR_FILE_TYPE = _(
     "“{name}” is not a {types} file (we check what is inside the file, not its name). Save "
     "it as a PDF or take a photo of it, and add it again."
+)
+ERR_FILE_DAMAGED = _(
+    "“{name}” could not be opened: it may be damaged or cut short. Save it again, or take a "
+    "new photo of it, and add it again."
+)
+ERR_FILE_ACTIVE = _(
+    "“{name}” is a PDF with active content (scripts, actions or files inside it), which we "
+    "cannot accept. Print it to a new PDF (“Save as PDF”) and add that copy."
+)
+ERR_FILE_PIXELS = _(
+    "“{name}” is an image too large to open: each image can have at most {limit} million "
+    "pixels. Send a smaller photo."
 )
 ERR_TOO_MANY_FILES = _("A request can have at most {limit} documents.")
 ERR_CLOSED_FOR_FILES = _("{tracking_number} is closed: documents can no longer be added.")
@@ -68,6 +81,7 @@ def attachments_validate(*, files: Sequence[UploadedFile], already: int = 0) -> 
             raise RequestError(
                 ERR_FILE_TYPE.format(name=shown, types=ALLOWED_DESCRIPTION), code="file_type"
             )
+        _refuse_if_unsafe(upload, content_type, shown)
         checked.append(
             CheckedFile(
                 upload=upload,
@@ -76,6 +90,22 @@ def attachments_validate(*, files: Sequence[UploadedFile], already: int = 0) -> 
             )
         )
     return checked
+
+
+def _refuse_if_unsafe(upload: UploadedFile, content_type: str, shown: str) -> None:
+    """Open the file as what its first bytes say (`inspection`); refuse it, naming it, when it
+    does not open, runs something, or is an image past the pixel budget."""
+    max_pixels = int(conf.get("IMAGE_MAX_PIXELS"))
+    problem = inspect(content_type, upload, max_pixels=max_pixels)
+    if problem is Problem.DAMAGED:
+        raise RequestError(ERR_FILE_DAMAGED.format(name=shown), code="file_damaged")
+    if problem is Problem.ACTIVE:
+        raise RequestError(ERR_FILE_ACTIVE.format(name=shown), code="file_active")
+    if problem is Problem.TOO_MANY_PIXELS:
+        raise RequestError(
+            ERR_FILE_PIXELS.format(name=shown, limit=f"{max_pixels / 1e6:.0f}"),
+            code="file_pixels",
+        )
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from core.roles import sync_roles
 from tests.conftest import PASSWORD, require_service
@@ -82,6 +83,29 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
+# Every page a browser test opens reports what its Content-Security-Policy refused: the
+# listener is installed before the page's own scripts, and each report reaches the test through
+# a binding (kept across navigations) as well as `window.__hmsCspViolations` (this document's).
+CSP_COLLECTOR = """
+(() => {
+  window.__hmsCspViolations = [];
+  document.addEventListener("securitypolicyviolation", (event) => {
+    const seen = {
+      page: location.pathname,
+      directive: event.effectiveDirective || event.violatedDirective,
+      blocked: event.blockedURI,
+      source: event.sourceFile,
+      line: event.lineNumber,
+      sample: event.sample,
+    };
+    window.__hmsCspViolations.push(seen);
+    if (window.__hmsCspReport) { window.__hmsCspReport(seen); }
+  });
+})();
+"""
+CSP_VIOLATIONS = "csp_violations"
+
+
 def _new_page(browser: Browser, base_url: str, *, javascript: bool = True) -> Page:
     context = browser.new_context(
         base_url=base_url,
@@ -90,15 +114,44 @@ def _new_page(browser: Browser, base_url: str, *, javascript: bool = True) -> Pa
         locale="en-US",
     )
     context.set_default_timeout(15_000)
+    violations: list[dict[str, Any]] = []
+    setattr(context, CSP_VIOLATIONS, violations)
+
+    def report(violation: dict[str, Any]) -> None:
+        violations.append(violation)
+
+    context.expose_function("__hmsCspReport", report)
+    context.add_init_script(CSP_COLLECTOR)
     return context.new_page()
+
+
+def csp_violations(page: Page) -> list[dict[str, Any]]:
+    """What the Content-Security-Policy refused on every page this page's context opened."""
+    seen: list[dict[str, Any]] = getattr(page.context, CSP_VIOLATIONS)
+    if not page.is_closed():
+        # The current document's list also holds a report whose binding call is still queued.
+        try:
+            current = page.evaluate("window.__hmsCspViolations || []")
+        except PlaywrightError:  # a page that was navigating or had JavaScript off
+            current = []
+        seen.extend(v for v in current if v not in seen)
+    return seen
+
+
+def close_asserting_no_csp_violation(page: Page) -> None:
+    """Close the page's context; fail the test if the portal's policy refused anything."""
+    seen = csp_violations(page)
+    page.context.close()
+    assert seen == [], f"Content-Security-Policy violations: {seen}"
 
 
 @pytest.fixture
 def page(browser: Browser, live_server: Any) -> Iterator[Page]:
-    """A fresh browser context (no cookies) on the live server."""
+    """A fresh browser context (no cookies) on the live server; the test fails on any
+    Content-Security-Policy violation on the pages it opened."""
     opened = _new_page(browser, live_server.url)
     yield opened
-    opened.context.close()
+    close_asserting_no_csp_violation(opened)
 
 
 @pytest.fixture
@@ -106,7 +159,7 @@ def page_without_js(browser: Browser, live_server: Any) -> Iterator[Page]:
     """The same, with JavaScript switched off: the forms must still work."""
     opened = _new_page(browser, live_server.url, javascript=False)
     yield opened
-    opened.context.close()
+    close_asserting_no_csp_violation(opened)
 
 
 @pytest.fixture
@@ -174,7 +227,8 @@ def axe_source() -> str:
 def axe_violations(page: Page, source: str) -> list[dict[str, Any]]:
     """Run axe-core on the page at the WCAG 2.0/2.1 A and AA tags; its violations, each with
     the rule, impact and the first few offending elements."""
-    page.add_script_tag(content=source)
+    # Evaluated through the DevTools protocol, not as a <script> the page's policy would refuse.
+    page.evaluate(source)
     result = page.evaluate(
         """async (tags) => {
             const r = await axe.run(document, {runOnly: {type: "tag", values: tags},

@@ -16,13 +16,13 @@ from playwright.sync_api import Page, expect
 from governance import services as governance
 from service_requests import services
 from service_requests.models import SatisfactionResponse, ServiceRequest
-from tests.builders import status_of, submitted
+from tests.builders import pdf_bytes, status_of, submitted
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 Check = Callable[[Page, str], None]
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()
 
 
 def _sign_in(page: Page, user: Any, *, button: str = "Sign In") -> None:

@@ -16,13 +16,14 @@ from playwright.sync_api import Page, expect
 from governance import services as governance
 from service_requests import selectors, services
 from service_requests.models import EventKind, SatisfactionResponse, ServiceRequest
+from tests.builders import pdf_bytes
 from tests.e2e.test_civilian_journey import _sign_in
 from tests.service_requests.conftest import fresh_rate_limits  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("fresh_rate_limits")]
 
 Check = Callable[[Page, str], None]
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()
 LINK = re.compile(r"https?://[^/\s]+(/requests/new/verify/[^/\s]+/)")
 
 TEXT = {

@@ -14,12 +14,13 @@ from playwright.sync_api import Page, expect
 
 from service_requests import services
 from service_requests.models import RequestEvent, ServiceRequest, Status
+from tests.builders import pdf_bytes
 
 pytestmark = pytest.mark.e2e
 
 TRACKING = re.compile(r"^HMS-\d{4}-\d{6,}$")
 DESCRIPTION = "My hours were cut and I am two months behind on rent."
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()
 
 SignIn = Callable[[Page, Any], None]
 Shoot = Callable[[Page, str], Path]

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from ledger import services as ledger
 from ledger.models import Account, OwnerKind
 from tests.builders import ledger_account, move
-from tests.e2e.conftest import _new_page
+from tests.e2e.conftest import _new_page, close_asserting_no_csp_violation
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 def other_page(browser: Browser, live_server: Any) -> Iterator[Page]:
     opened = _new_page(browser, live_server.url)
     yield opened
-    opened.context.close()
+    close_asserting_no_csp_violation(opened)
 
 
 def _payee(actor: Any, user: Any) -> Account:

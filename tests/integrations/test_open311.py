@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from integrations import services as integration_services
 from service_requests.models import ServiceRequest
@@ -121,6 +122,37 @@ def test_errors_have_the_standards_shape(client):
     assert client.get(f"{BASE}services.yaml").status_code == 400
     assert client.get(f"{BASE}requests.json", {"status": "lost"}).status_code == 400
     assert client.get(f"{BASE}requests.json", {"start_date": "2026-01-01"}).status_code == 400
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_no_public_read_carries_personal_data_whatever_the_caller_holds(
+    make_client, reviewer, civilian, inspection, fmt
+):
+    """Open311's reads are public: no description, name, email or phone in any of them, for
+    an anonymous caller or one presenting a token with `requests:pii`."""
+    from tests.integrations.conftest import bearer
+
+    filed = submitted(civilian, inspection)
+    with_pii = bearer(make_client(reviewer, "requests:read requests:pii"))
+    paths = [
+        f"{BASE}requests.{fmt}",
+        f"{BASE}requests/{filed.tracking_number}.{fmt}",
+        f"{BASE}tokens/{filed.submission_token}.{fmt}",
+    ]
+    for caller in (APIClient(), with_pii):
+        for path in paths:
+            response = caller.get(path)
+            assert response.status_code == 200, (path, response.content)
+            text = response.content.decode()
+            assert filed.tracking_number in text
+            for personal in (
+                filed.description,
+                filed.contact_name,
+                filed.contact_email,
+                civilian.email,
+                civilian.username,
+            ):
+                assert personal not in text, (path, personal)
 
 
 def test_requests_are_public_without_personal_data(client, civilian, inspection):

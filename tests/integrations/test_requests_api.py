@@ -69,16 +69,44 @@ def test_a_civilian_client_sees_only_its_civilians_requests(
     assert api.get(f"{LIST}{theirs.tracking_number}/").status_code == 404
 
 
-def test_contact_details_only_with_the_pii_scope(make_client, reviewer, civilian, inspection):
+PERSONAL = ("description", "contact")
+
+
+def test_personal_data_only_with_the_pii_scope(make_client, reviewer, civilian, inspection):
+    """The description (the civilian's own words) and the contact are absent without
+    `requests:pii`, from the list, one request and a step's answer; present with it."""
     request = submitted(civilian, inspection)
-    client = make_client(reviewer, PII)
-    without = bearer(client, READ)
+    client = make_client(reviewer, "requests:read requests:write requests:pii")
+    without = bearer(client, "requests:read requests:write")
     listed = without.get(LIST).json()["results"][0]
-    assert listed["contact"] is None
+    assert not set(PERSONAL) & listed.keys()
     body = without.get(f"{LIST}{request.tracking_number}/").content.decode()
-    assert civilian.email not in body
-    with_pii = bearer(client, PII).get(f"{LIST}{request.tracking_number}/").json()
-    assert with_pii["contact"]["email"] == civilian.email
+    for personal in (civilian.email, request.description, request.contact_name):
+        assert personal not in body
+    stepped = without.post(
+        f"{LIST}{request.tracking_number}/steps/", {"action": "start_review"}, format="json"
+    )
+    assert stepped.status_code == 200, stepped.content
+    assert not set(PERSONAL) & stepped.json().keys()
+    with_pii = bearer(client, PII)
+    one = with_pii.get(f"{LIST}{request.tracking_number}/").json()
+    assert one["contact"] == {
+        "name": request.contact_name,
+        "email": civilian.email,
+        "phone": request.contact_phone,
+    }
+    assert one["description"] == request.description
+    assert with_pii.get(LIST).json()["results"][0]["description"] == request.description
+
+
+def test_a_person_signed_in_sees_the_personal_data_of_their_own_request(
+    client, civilian, inspection
+):
+    request = submitted(civilian, inspection)
+    client.force_login(civilian)
+    one = client.get(f"{LIST}{request.tracking_number}/").json()
+    assert one["description"] == request.description
+    assert one["contact"]["email"] == civilian.email
 
 
 def test_filing_needs_an_idempotency_key_and_a_retry_returns_the_first(
@@ -99,7 +127,7 @@ def test_filing_needs_an_idempotency_key_and_a_retry_returns_the_first(
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "idempotency_conflict"
     assert ServiceRequest.objects.count() == 1
-    assert first.json()["contact"] is None  # no requests:pii
+    assert not set(PERSONAL) & first.json().keys()  # no requests:pii
 
 
 def test_the_same_key_from_two_users_makes_two_requests(

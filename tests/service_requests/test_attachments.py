@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from service_requests import services
 from service_requests.attachments import PrivateStorage
 from service_requests.models import Attachment, RequestEvent, ServiceRequest
-from tests.builders import filing_form, submitted
+from tests.builders import filing_form, image_bytes, pdf_bytes, submitted
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = pdf_bytes()
+PNG = image_bytes("PNG")
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"
 
 

@@ -20,11 +20,11 @@ from service_requests.models import (
     RequestEvent,
     ServiceRequest,
 )
-from tests.builders import submitted
+from tests.builders import pdf_bytes, submitted
 
 pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()
 STEP = "/requests/new/{}/"
 DESCRIPTION = "The stairs to the basement are loose and one step is cracked."
 

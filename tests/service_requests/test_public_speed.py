@@ -15,11 +15,11 @@ from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from service_requests import services, tracking
-from tests.builders import submitted
+from tests.builders import pdf_bytes, submitted
 from tests.conftest import SESSION_QUERIES
 
 TRACK = "/track/"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()
 
 
 @pytest.fixture
