@@ -132,3 +132,14 @@ def mark_signed_in_with_mfa(client: Any, user: Any) -> None:
     ]
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
+
+
+def reauthenticate(client: Any, password: str | None = None) -> None:
+    """Enter the password again on allauth's reauthentication page, as a person asked to
+    before a sensitive action would."""
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD
+
+    response = client.post(reverse("account_reauthenticate"), {"password": password or PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:1000]
