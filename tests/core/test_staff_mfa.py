@@ -71,10 +71,10 @@ def test_staff_without_an_authenticator_are_sent_to_enrol_first(finance_officer:
 
     # Activating asks for the password again, then shows the secret to scan.
     response = client.get(reverse("mfa_activate_totp"))
-    if response.status_code == 302:
-        assert response["Location"].startswith(reverse("account_reauthenticate"))
-        client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
-        response = client.get(reverse("mfa_activate_totp"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    response = client.get(reverse("mfa_activate_totp"))
     assert response.status_code == 200
     secret = client.session["mfa.totp.secret"]
     response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)})
@@ -129,3 +129,12 @@ def test_the_api_with_a_staff_token_is_not_a_session(reviewer: Any) -> None:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert api.get("/api/v1/").status_code != 302
+
+
+def test_staff_may_enrol_a_security_key_instead(finance_officer: Any) -> None:
+    """The MFA pages, security keys (WebAuthn) included, stay open during the enrolment."""
+    client = Client()
+    password_sign_in(client, finance_officer)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert client.get(reverse("mfa_index")).status_code == 200
+    assert client.get(reverse("mfa_add_webauthn")).status_code == 200
