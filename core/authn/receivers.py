@@ -7,6 +7,7 @@ from typing import Any
 
 from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
+from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth import signals as auth_signals
 from django.http import HttpRequest
 
@@ -16,7 +17,7 @@ from core.services.security import known_device_register, security_event_record
 
 from . import emails
 from .client import agent_family, client_ip, user_agent
-from .sessions import mark_mfa_passed, start_staff_session
+from .sessions import mark_mfa_gone, mark_mfa_passed, start_staff_session
 
 
 def record(
@@ -127,6 +128,8 @@ def on_authenticator_removed(
     sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kwargs: Any
 ) -> None:
     record(Kind.MFA_REMOVED, request, user, type=str(authenticator.type))
+    if request is not None and hasattr(request, "session") and not is_mfa_enabled(user):
+        mark_mfa_gone(request)
 
 
 def on_authenticator_reset(

@@ -4,6 +4,7 @@ one address before an account, and the owner hears of a lockout once and of a ne
 from __future__ import annotations
 
 import itertools
+import secrets
 from typing import Any
 
 import pytest
@@ -19,7 +20,10 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-_addresses = itertools.count(10)
+# Rate-limit counters and lockout notices live in the cache, which Redis keeps between runs:
+# each run signs in from addresses of its own (IPv6 documentation range, one /64 each).
+_run = secrets.randbelow(0xFFFF)
+_addresses = itertools.count(1)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -29,8 +33,8 @@ CHROME_MAC = (
 
 def from_address(agent: str = FIREFOX) -> Client:
     """A browser at an address no other test uses (rate-limit counters may be shared)."""
-    n = next(_addresses)
-    return Client(REMOTE_ADDR=f"198.51.{n // 250}.{n % 250 + 1}", HTTP_USER_AGENT=agent)
+    address = f"2001:db8:{_run:x}:{next(_addresses):x}::1"
+    return Client(REMOTE_ADDR=address, HTTP_USER_AGENT=agent)
 
 
 def sign_in(client: Client, email: str, password: str = PASSWORD) -> Any:

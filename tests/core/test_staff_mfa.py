@@ -138,3 +138,26 @@ def test_staff_may_enrol_a_security_key_instead(finance_officer: Any) -> None:
     client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
     assert client.get(reverse("mfa_index")).status_code == 200
     assert client.get(reverse("mfa_add_webauthn")).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_code_signs_in_once_and_removing_the_app_is_logged(
+    supervisor: Any,
+) -> None:
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    enrol_totp(supervisor)
+    code = RecoveryCodes.activate(supervisor).get_unused_codes()[0]
+    client = Client()
+    password_sign_in(client, supervisor)
+    response = client.post(reverse("mfa_authenticate"), {"code": code})
+    assert response["Location"] == "/admin/"
+    assert SecurityEventKind.RECOVERY_CODE_USED in kinds(supervisor)
+
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    client.post(reverse("mfa_deactivate_totp"))
+    assert not Authenticator.objects.filter(user=supervisor, type="totp").exists()
+    assert SecurityEventKind.MFA_REMOVED in kinds(supervisor)
+    # Without it, the next staff page asks for a new one.
+    response = client.get("/admin/")
+    assert response["Location"].startswith(reverse("mfa_activate_totp"))
