@@ -85,6 +85,8 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from tests.builders import mark_signed_in_with_mfa
+
     call_command("migrate", verbosity=0, interactive=False)
     world = seed.world()
     _seed(world)
@@ -112,6 +114,7 @@ def main() -> int:
     for persona in ("superuser", "reviewer"):
         client = Client()
         client.force_login(world[persona])
+        mark_signed_in_with_mfa(client, world[persona])  # staff pages need the second factor
         counts: dict[str, int] = {}
         for label, query in scenarios:
             path = CHANGELIST + query

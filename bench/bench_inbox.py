@@ -217,12 +217,15 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from tests.builders import mark_signed_in_with_mfa
+
     call_command("migrate", verbosity=0, interactive=False)
     world = _world()
     _seed(world)
 
     client = Client()
     client.force_login(world["sup"])
+    mark_signed_in_with_mfa(client, world["sup"])  # staff pages need the second factor
     delegated_program = world["programs"][PROGRAMS - 1].pk
     scenarios = [
         ("overdue first", ""),
@@ -257,6 +260,7 @@ def main() -> int:
 
     small = Client()
     small.force_login(world["small"])
+    mark_signed_in_with_mfa(small, world["small"])
     small.get(INBOX)
     with CaptureQueriesContext(connection) as captured:
         small.get(INBOX)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
@@ -23,6 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
 # Amounts in admin columns ("$1,234.50"), a dash when there is none.
+from core.models import SecurityEvent
 from core.money import display_money as format_money
 
 ESTIMATE_THRESHOLD = 10_000
@@ -33,6 +35,7 @@ __all__ = [
     "ReadOnlyAdminMixin",
     "ReadOnlyHistoryModelAdmin",
     "ReadOnlyModelAdmin",
+    "SecurityEventAdmin",
     "SuperuserConfigAdminMixin",
     "format_money",
 ]
@@ -173,3 +176,20 @@ class SuperuserConfigAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyModelAdmin):
+    """The security log: read by auditors (view permission) and administrators; nobody adds,
+    changes or deletes a row."""
+
+    list_display = ("at", "kind", "user", "login", "ip_address", "user_agent")
+    list_filter = ("kind", "at")
+    search_fields = ("user__username", "user__email", "login", "ip_address")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    date_hierarchy = "at"
+    ordering = ("-at", "-pk")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100

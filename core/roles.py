@@ -61,7 +61,7 @@ _FINANCE = [
     "exchange.view_exchangeassignment",
     "exchange.view_exchangesnapshot",
 ]
-_OUR_APPS = ("service_requests", "governance", "allocations", "ledger", "exchange")
+_OUR_APPS = ("service_requests", "governance", "allocations", "ledger", "exchange", "core")
 
 ROLES: dict[str, list[str] | str] = {
     CIVILIAN: [],
@@ -108,3 +108,12 @@ def sync_roles_in_migration(apps: Any, schema_editor: Any) -> None:
         create_permissions(app_config, verbosity=0, apps=apps)
         app_config.models_module = None
     sync_roles(apps)
+
+
+def is_staff_member(user: Any) -> bool:
+    """Whether `user` is bureau staff: the one definition the sign-in rules (second factor,
+    session limits) use. Staff are the people who may open the admin and the workflow screens,
+    which both open on `is_staff`; superusers count whatever their flag."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_staff or user.is_superuser)

@@ -19,3 +19,9 @@ def max_delegation() -> timedelta:
 
 def inbox_page_size() -> int:
     return int(getattr(settings, "HMS_GOVERNANCE_INBOX_PAGE_SIZE", 50))
+
+
+def reauthenticate_above_minor() -> int:
+    """Approving a case for more than this amount (minor units) asks the approver to enter
+    their password or second factor again unless they did within the reauthentication window."""
+    return int(getattr(settings, "HMS_GOVERNANCE_REAUTHENTICATE_ABOVE_MINOR", 1_000_000))

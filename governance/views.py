@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.authn.reauth import require_recent_authentication
+
 from . import conf, selectors, services
 from .diagram import case_flowchart
 from .forms import (
@@ -45,6 +47,10 @@ def _int(value: str | None) -> int | None:
         return int(value) if value not in (None, "") else None  # type: ignore[arg-type]
     except ValueError:
         return None
+
+
+def _large_approval(case: Any, outcome: str) -> bool:
+    return outcome == "approve" and (case.amount_minor or 0) > conf.reauthenticate_above_minor()
 
 
 def _amount(value: str | None) -> int | None:
@@ -144,6 +150,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if refusal is None and form.is_valid():
+            if _large_approval(case, form.cleaned_data["outcome"]):
+                require_recent_authentication(request)
             try:
                 services.case_decide(
                     actor=request.user,  # type: ignore[arg-type]

@@ -107,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff sessions: idle and absolute limits, then a second factor before any staff page.
+    "core.authn.middleware.StaffSessionLimitMiddleware",
+    "core.authn.middleware.StaffMfaMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # A broken ledger chain met on the write path answers 503, not 500.
     "hms_portal.middleware.LedgerIntegrityMiddleware",
@@ -271,7 +274,27 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[HMS] "
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "service_requests:list"
 LOGOUT_REDIRECT_URL = "home"
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "HMS-ACH portal"
+# Security keys and passkeys (WebAuthn) need a secure context: HTTPS, or localhost in DEBUG.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Failed sign-ins: per address, then per address and account together (core.authn.adapter),
+# so nobody failing from one address can keep an account's owner out from another.
+ACCOUNT_ADAPTER = "core.authn.adapter.AccountAdapter"
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# A password or second factor entered this recently covers a sensitive action (seconds).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("HMS_REAUTHENTICATION_SECONDS", default=300)
+# Staff sessions end after this long without a request, and this long after sign-in.
+HMS_STAFF_SESSION_IDLE_SECONDS: int = env.int("HMS_STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+HMS_STAFF_SESSION_MAX_SECONDS: int = env.int("HMS_STAFF_SESSION_MAX_SECONDS", default=12 * 3600)
+if not 0 < HMS_STAFF_SESSION_IDLE_SECONDS <= HMS_STAFF_SESSION_MAX_SECONDS:
+    raise ImproperlyConfigured(
+        "HMS_STAFF_SESSION_IDLE_SECONDS must be above 0 and at most HMS_STAFF_SESSION_MAX_SECONDS."
+    )
+# Approving a case above this amount (minor units) asks for a recent password or second factor.
+HMS_GOVERNANCE_REAUTHENTICATE_ABOVE_MINOR: int = env.int(
+    "HMS_GOVERNANCE_REAUTHENTICATE_ABOVE_MINOR", default=1_000_000
+)
 ANONYMOUS_USER_NAME = "AnonymousUser"
 GUARDIAN_RAISE_403 = False
 

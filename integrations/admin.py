@@ -42,6 +42,7 @@ from core.admin import (
     ReadOnlyAdminMixin,
     ReadOnlyModelAdmin,
 )
+from core.authn.reauth import require_recent_authentication
 
 from . import dataio, services
 from .dataio.tables import max_bytes
@@ -150,6 +151,12 @@ class ApiClientAdmin(HistoryModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Registering a client hands out a secret: the password or second factor, recently.
+        if request.method == "POST":
+            require_recent_authentication(request)
+        return super().add_view(request, *args, **kwargs)
 
     @display(description=_("name"), ordering="application__name")
     def name(self, obj: ApiClient) -> str:

@@ -105,3 +105,61 @@ def move(
         currency="USD",
         pending=pending,
     )
+
+
+# A fixed authenticator-app secret for test staff (base32, as allauth stores it).
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def enrol_totp(user: Any, secret: str = TEST_TOTP_SECRET) -> Any:
+    """Give `user` an authenticator app with `secret` (kept when they already have one)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    return existing or TOTP.activate(user, secret).instance
+
+
+def totp_code(secret: str = TEST_TOTP_SECRET) -> str:
+    """The code an authenticator app with `secret` shows now (allauth's own computation)."""
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    counter = next(iter(yield_hotp_counters_from_time()))
+    return format_hotp_value(hotp_value(secret, counter))
+
+
+def mark_signed_in_with_mfa(client: Any, user: Any) -> None:
+    """Make `client`'s signed-in session look as it does after allauth's sign-in with a
+    password and then the authenticator app: the user has a TOTP authenticator and the
+    session holds allauth's records of both steps."""
+    import time
+
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+
+    authenticator = enrol_totp(user)
+    at = time.time()
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": at, "email": user.email},
+        {"method": "mfa", "at": at, "id": authenticator.pk, "type": "totp"},
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+
+
+def reauthenticate(client: Any, password: str | None = None) -> None:
+    """Enter the password again on allauth's reauthentication page, as a person asked to
+    before a sensitive action would."""
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD
+
+    response = client.post(reverse("account_reauthenticate"), {"password": password or PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:1000]

@@ -275,3 +275,23 @@ def finance_officer(db):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def auditor(db):  # type: ignore[no-untyped-def]
     return _person("audrey", roles.AUDITOR, staff=True)
+
+
+@pytest.fixture(autouse=True)
+def _staff_signed_in_with_mfa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`client.force_login(staff)` signs staff in as allauth's sign-in with a second factor
+    would (`tests.builders.mark_signed_in_with_mfa`): every staff page requires one. Tests of
+    the second factor itself sign in through the real pages instead."""
+    from django.test import Client
+
+    from core.roles import is_staff_member
+    from tests.builders import mark_signed_in_with_mfa
+
+    force_login = Client.force_login
+
+    def force_login_with_mfa(self: Client, user: Any, backend: str | None = None) -> None:
+        force_login(self, user, backend)
+        if is_staff_member(user):
+            mark_signed_in_with_mfa(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_mfa)

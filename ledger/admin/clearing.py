@@ -7,6 +7,7 @@ cycle page shows the file's generation progress and, to finance, its download li
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,6 +29,7 @@ from core.admin import (
     ReadOnlyModelAdmin,
     format_money,
 )
+from core.authn.reauth import require_recent_authentication
 
 from .. import conf as ledger_conf
 from .. import selectors, services
@@ -129,6 +131,18 @@ class BankAccountAdmin(HistoryModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Bank details decide where money goes: the password or second factor, recently.
+        if request.method == "POST":
+            require_recent_authentication(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(
         self, request: HttpRequest, obj: BankAccount, form: forms.ModelForm, change: bool

@@ -19,7 +19,8 @@ from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from core.roles import sync_roles
+from core.roles import is_staff_member, sync_roles
+from tests.builders import enrol_totp, totp_code
 from tests.conftest import PASSWORD, require_service
 
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
@@ -167,10 +168,17 @@ def sign_in() -> Callable[[Page, Any], None]:
     """Sign `user` in through allauth's sign-in form, as a person would."""
 
     def _sign_in(page: Page, user: Any) -> None:
+        staff = is_staff_member(user)
+        if staff:
+            enrol_totp(user)
         page.goto("/accounts/login/")
         page.get_by_label("Email").fill(user.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.locator("main").get_by_role("button", name="Sign In").click()
+        if staff:
+            # Staff pass a second factor: the code their authenticator app shows now.
+            page.locator("input[name=code]").fill(totp_code())
+            page.locator("main").get_by_role("button", name="Sign In").click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     return _sign_in

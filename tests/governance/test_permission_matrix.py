@@ -178,3 +178,52 @@ def test_the_matrix_also_holds_on_the_case_page(client: Any, world: dict[str, An
         )
         assert response.status_code in (400, 404), persona
     assert not Decision.objects.exists()
+
+
+# The security log's admin page: who reads it (auditors, administrators); nobody adds, changes
+# or deletes a row. Staff come signed in with a second factor.
+SECURITY_LOG: dict[str, dict[str, int]] = {
+    #                 list  one   add   change(POST)  delete
+    "anonymous": {"list": 302, "one": 302, "add": 302, "change": 302, "delete": 302},
+    "civilian": {"list": 302, "one": 302, "add": 302, "change": 302, "delete": 302},
+    "reviewer": {"list": 403, "one": 403, "add": 403, "change": 403, "delete": 403},
+    "supervisor": {"list": 403, "one": 403, "add": 403, "change": 403, "delete": 403},
+    "finance_officer": {"list": 403, "one": 403, "add": 403, "change": 403, "delete": 403},
+    "auditor": {"list": 200, "one": 200, "add": 403, "change": 403, "delete": 403},
+    "administrator": {"list": 200, "one": 200, "add": 403, "change": 403, "delete": 403},
+}
+
+
+@pytest.mark.parametrize("persona", list(SECURITY_LOG))
+def test_the_matrix_of_the_security_log(client: Any, persona: str) -> None:
+    from django.urls import reverse
+
+    from core.models import SecurityEvent, SecurityEventKind
+    from core.services.security import security_event_record
+    from tests.factories import UserFactory
+
+    people = {
+        "civilian": lambda: _person("carla", roles.CIVILIAN),
+        "reviewer": lambda: _person("rory", roles.REVIEWER, staff=True),
+        "supervisor": lambda: _person("sue", roles.SUPERVISOR, staff=True),
+        "finance_officer": lambda: _person("fay", roles.FINANCE_OFFICER, staff=True),
+        "auditor": lambda: _person("audra", roles.AUDITOR, staff=True),
+        "administrator": lambda: UserFactory(username="root", is_staff=True, is_superuser=True),
+    }
+    if persona in people:
+        client.force_login(people[persona]())
+    event = security_event_record(actor=None, kind=SecurityEventKind.SIGN_IN_FAILED, login="x")
+    urls = {
+        "list": reverse("admin:core_securityevent_changelist"),
+        "one": reverse("admin:core_securityevent_change", args=[event.pk]),
+        "add": reverse("admin:core_securityevent_add"),
+        "change": reverse("admin:core_securityevent_change", args=[event.pk]),
+        "delete": reverse("admin:core_securityevent_delete", args=[event.pk]),
+    }
+    for action, expected in SECURITY_LOG[persona].items():
+        if action == "change":
+            response = client.post(urls[action], {"kind": "signed_in"})
+        else:
+            response = client.get(urls[action])
+        assert response.status_code == expected, (persona, action)
+    assert SecurityEvent.objects.get(pk=event.pk).kind == SecurityEventKind.SIGN_IN_FAILED

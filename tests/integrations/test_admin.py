@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from integrations.models import ApiClient, Delivery, Event, Subscription
 from integrations.services.subscriptions import ERR_TARGET
-from tests.builders import submitted
+from tests.builders import reauthenticate, submitted
 from tests.factories import UserFactory
 from tests.integrations.conftest import Client, bearer, fetch_token
 
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(client):  # type: ignore[no-untyped-def]
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    reauthenticate(client)  # registering a client asks for it
     return client
 
 

@@ -31,7 +31,7 @@ from ledger.models import (
     Transfer,
 )
 from ledger.tasks import generate_cycle_file
-from tests.builders import ledger_account, move
+from tests.builders import ledger_account, move, reauthenticate
 
 ALICE_NUMBER = "987654321012"
 _keys = itertools.count()
@@ -448,6 +448,7 @@ def test_the_admin_form_refuses_a_bad_routing_number(
 ) -> None:
     account = participant(actor, "dave")
     client.force_login(finance_officer)
+    reauthenticate(client)  # changing bank details asks for it
     page = client.post(
         reverse("admin:ledger_bankaccount_add"),
         {

@@ -320,4 +320,8 @@ class Command(BaseCommand):
             label, email = role or "administrator", f"{username}@{DEMO_DOMAIN}"
             self.stdout.write(f"  {label:<16} {email:<32} {password}")
         self.stdout.write("")
+        self.stdout.write(
+            "Staff sign in with a second factor: on first sign-in they add an authenticator "
+            "app (scan the code shown) and keep the recovery codes."
+        )
         self.stdout.write("Public pages: /   Staff admin: /admin/   Supervisors: /workflow/")
