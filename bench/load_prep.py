@@ -25,8 +25,12 @@ def _signed_in(user: Any) -> str:
     from django.conf import settings
     from django.test import Client
 
+    from tests.builders import mark_signed_in_with_mfa
+
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    if user.is_staff:
+        mark_signed_in_with_mfa(client, user)  # staff pages need the second factor
     return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 

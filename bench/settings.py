@@ -63,3 +63,10 @@ if os.environ.get("BENCH_TRACK_LIMIT"):
 # bench_webhooks delivers to a plain-http receiver on 127.0.0.1, which production refuses.
 HMS_WEBHOOK_ALLOW_HTTP = True
 HMS_WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
+# bench_submission and bench_load file thousands of requests from one address and a few
+# accounts: the filing limits (docs/civilians.md) are raised to `BENCH_FILING_LIMIT`.
+if os.environ.get("BENCH_FILING_LIMIT"):
+    HMS_REQUESTS_FILING_LIMIT_PER_CLIENT = int(os.environ["BENCH_FILING_LIMIT"])
+    HMS_REQUESTS_FILING_LIMIT_PER_ACCOUNT_SHORT = int(os.environ["BENCH_FILING_LIMIT"])
+    HMS_REQUESTS_FILING_LIMIT_PER_ACCOUNT_LONG = int(os.environ["BENCH_FILING_LIMIT"])
