@@ -103,7 +103,7 @@ def django_env(database_url: str, redis_url: str) -> dict[str, str]:
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",
-            # Every load comes from 127.0.0.1 and a few accounts: no filing limit (bench/settings.py).
+            # All load comes from 127.0.0.1 and a few accounts: no filing limit (bench/settings).
             "BENCH_FILING_LIMIT": "100000000",
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
         }
