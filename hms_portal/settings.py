@@ -175,10 +175,11 @@ if REDIS_URL:
             "KEY_PREFIX": _CACHE_PREFIX,
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the database only: signing in never depends on Redis (hms_portal.cache
+# answers from memory while Redis is away, which would lose a session kept there).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # The page layout's fixed fragments ({% cache ... using="layout" %} in base.html): derived
 # from the templates, settings and language only, so each process keeps its own copy in memory.
 CACHES["layout"] = {
