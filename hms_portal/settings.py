@@ -212,6 +212,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# Each worker's outbox drainer (hms_portal.outbox) sweeps the outboxes this often.
+HMS_OUTBOX_SWEEP_SECONDS: float = env.float("HMS_OUTBOX_SWEEP_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "flush-notification-outbox": {
         "task": "service_requests.tasks.flush_notification_outbox",
