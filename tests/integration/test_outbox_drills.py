@@ -127,9 +127,10 @@ def _start_worker(port: int, mail: Path, log: Path, seconds: float) -> subproces
 
 
 @pytest.fixture
-def drill(settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def drill(settings, tmp_path: Path, require_postgres: None) -> Iterator[dict[str, Any]]:
     """A Redis server of the test's own as the web's cache; requests hand their outbox rows
-    to a worker (no in-process sending); this process's own drainers paused."""
+    to a worker (no in-process sending); this process's own drainers paused. PostgreSQL only:
+    the worker process shares the test's database, and hears of the outbox by NOTIFY."""
     from hms_portal.celery import app
 
     port = _free_port()
