@@ -55,6 +55,8 @@ POOL_DEFAULTS: dict[str, Any] = {
 # Keys deleted while Redis was away, deleted again in Redis once it is back (at most this many).
 MAX_MISSED_DELETES = 10_000
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+# Keys kept in a process's memory while Redis is away.
+LOCAL_MAX_ENTRIES = 20_000
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
@@ -103,8 +105,17 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = RedisCacheClient
         self._state = _reachability(str(server))
-        # LocMemCache shares its storage between instances of the same name in a process.
-        self._local = LocMemCache(f"hms-cache-fallback:{server}", {"TIMEOUT": self.default_timeout})
+        # LocMemCache shares its storage between instances of the same name in a process; room
+        # for the rate limits' counters of many clients.
+        self._local = LocMemCache(
+            f"hms-cache-fallback:{server}:{self.key_prefix}",
+            {
+                "TIMEOUT": self.default_timeout,
+                "KEY_PREFIX": self.key_prefix,
+                "VERSION": self.version,
+                "OPTIONS": {"MAX_ENTRIES": LOCAL_MAX_ENTRIES},
+            },
+        )
 
     # --- the breaker --------------------------------------------------------------------
 
