@@ -1,9 +1,10 @@
 """Public submission throughput under gunicorn on PostgreSQL, against a bare insert view.
 
 Issue target: the civilian's full form submission (`POST /requests/new/`, signed in, CSRF
-checked, one request filed, its notification enqueued to Redis on commit) must reach at least
-half the throughput of a bare Django view that inserts one row (`POST /bench/bare-insert/`),
-both measured in the same run on the same gunicorn, middleware and PostgreSQL database.
+checked, one request filed, its email's outbox row handed to the workers by a `NOTIFY` in its
+transaction, no broker publish) must reach at least half the throughput of a bare Django view
+that inserts one row (`POST /bench/bare-insert/`), both measured in the same run on the same
+gunicorn, middleware and PostgreSQL database.
 
 A third phase measures the floor of the signed-in path (`POST /bench/signed-in-insert/`):
 the same session, user, CSRF check and form body as a submission, then the bare view's one

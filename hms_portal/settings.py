@@ -188,10 +188,11 @@ if REDIS_URL:
             "KEY_PREFIX": _CACHE_PREFIX,
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the database only: signing in never depends on Redis (hms_portal.cache
+# answers from memory while Redis is away, which would lose a session kept there).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # The page layout's fixed fragments ({% cache ... using="layout" %} in base.html): derived
 # from the templates, settings and language only, so each process keeps its own copy in memory.
 CACHES["layout"] = {
@@ -224,6 +225,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# Each worker's outbox drainer (hms_portal.outbox) sweeps the outboxes this often.
+HMS_OUTBOX_SWEEP_SECONDS: float = env.float("HMS_OUTBOX_SWEEP_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "flush-notification-outbox": {
         "task": "service_requests.tasks.flush_notification_outbox",

@@ -2,9 +2,11 @@
 handing deliveries to Celery.
 
 Events and their deliveries are written by `integrations.services.webhooks.emit`, in the
-transaction of the change itself; once it commits, the deliveries are handed to Celery here, one
-task per batch of one subscription's deliveries, and a beat task re-enqueues any the broker did
-not take.
+transaction of the change itself, and handed over with `core.outbox.hand_over` (kind
+`OUTBOX_WEBHOOKS`, the batches as ids): on PostgreSQL the worker's drainer hears of them at
+commit and publishes them to Celery here, one task per batch of one subscription's deliveries,
+so no request publishes to the broker; in-process, they are published on commit. The drainer's
+sweep and a beat task re-enqueue any the broker did not take.
 
 Who may receive an event: a subscription whose client is active, holds the event type's read
 scope, and acts for an active user who may see what the event is about (the event type's view
@@ -85,6 +87,8 @@ def may_receive(
 # (`integrations.services.subscriptions.forget_subscribed_types`); the timeout bounds what a
 # change made around the signals (a raw `UPDATE`) could leave stale.
 SUBSCRIBED_TYPES_CACHE_KEY = "integrations:subscribed-event-types:v1"
+# The outbox kind of webhook deliveries, named to the worker's drainer (`core.outbox`).
+OUTBOX_WEBHOOKS = "webhooks"
 SUBSCRIBED_TYPES_TIMEOUT = 300
 
 

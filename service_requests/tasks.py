@@ -1,5 +1,6 @@
-"""Celery tasks: the civilian's emails, sent from the outbox exactly once, and the hourly purge
-of unfinished drafts. Each calls one service; the outbox's reads are the selectors'."""
+"""Celery tasks: the civilian's emails, sent from the outbox (at least once, with a stable
+`Message-ID`: see `services.notifications`), and the hourly purge of unfinished drafts. Each
+calls one service; the outbox's reads are the selectors'."""
 
 from __future__ import annotations
 

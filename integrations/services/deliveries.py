@@ -25,9 +25,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.outbox import hand_over
 from integrations import conf, signing, targets
 from integrations.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
-from integrations.outbox import enqueue_batches, enqueue_each
+from integrations.outbox import OUTBOX_WEBHOOKS, enqueue_batches, enqueue_each
 from integrations.selectors import lease_free
 
 if TYPE_CHECKING:
@@ -369,6 +370,6 @@ def delivery_replay(*, actor: User, delivery_id: int) -> Delivery:
         replayed_at=now,
         replayed_by=actor,
     )
-    transaction.on_commit(lambda: enqueue_each([delivery.pk]))
+    hand_over(OUTBOX_WEBHOOKS, [[delivery.pk]], lambda: enqueue_each([delivery.pk]))
     delivery.refresh_from_db()
     return delivery

@@ -19,10 +19,12 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
+from core.outbox import hand_over
 from integrations import conf
 from integrations.models import Delivery, Event, Subscription
 from integrations.outbox import (
     EVENT_SPECS,
+    OUTBOX_WEBHOOKS,
     Audience,
     delivery_batches,
     enqueue_batches,
@@ -155,5 +157,5 @@ def _write(event_type: str, items: list[tuple[dict[str, Any], Audience | None]])
         ]
     )
     batches = delivery_batches((d.subscription_id, d.pk) for d in deliveries)
-    transaction.on_commit(lambda: enqueue_batches(batches))
+    hand_over(OUTBOX_WEBHOOKS, batches, lambda: enqueue_batches(batches))
     return events

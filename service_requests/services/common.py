@@ -8,10 +8,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from celery import current_app
-from django.db import transaction
 from django_fsm import can_proceed
 
 from core.audit import record_history
+from core.outbox import hand_over
 from governance.models import REVIEW_PERMISSION
 
 from ..errors import ERR_NOT_ALLOWED, ERR_STALE, RequestError
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("service_requests.services")
 
+# Outbox kinds named to the worker's drainer (`core.outbox.hand_over`, `hms_portal.outbox`).
+OUTBOX_EVENT_EMAIL = "event-email"
+OUTBOX_DRAFT_LINK = "draft-link"
+
 # The outbox's Celery tasks, enqueued by name: `service_requests.tasks` calls these services,
 # so they do not import it back (`ServiceRequestsConfig.ready()` imports it, which registers
 # the tasks in every process).
@@ -32,8 +36,8 @@ SEND_DRAFT_VERIFICATION_TASK = "service_requests.tasks.send_draft_verification"
 
 
 def enqueue_notification(event_id: int) -> None:
-    """Hand the email to Celery; if the broker is unreachable the outbox row stays pending and
-    the beat task sends it later."""
+    """Hand the email to Celery (run in-process when tasks do, see `core.outbox`); if the
+    broker is unreachable the outbox row stays pending and the worker's sweep sends it."""
     task = current_app.tasks[SEND_EVENT_EMAIL_TASK]  # a KeyError is a bug, not the broker
     try:
         task.delay(event_id)
@@ -69,7 +73,7 @@ def event_record(
         notify=NotifyState.PENDING if notify else NotifyState.NONE,
     )
     if notify:
-        transaction.on_commit(lambda: enqueue_notification(event.pk))
+        hand_over(OUTBOX_EVENT_EMAIL, [event.pk], lambda: enqueue_notification(event.pk))
     return event
 
 

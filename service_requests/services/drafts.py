@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_history
+from core.outbox import hand_over
 
 from .. import conf
 from .. import messages as standard
@@ -33,7 +34,7 @@ from ..errors import ERR_LINK_USED, ERR_NOT_CLAIMABLE, RequestError
 from ..models import DraftFile, EventKind, RequestDraft, ServiceRequest, VerifyState
 from ..selectors import GUEST_PREFIX, email_verified_by, normal_email
 from .attachments import attachments_add
-from .common import enqueue_verification, event_record
+from .common import OUTBOX_DRAFT_LINK, enqueue_verification, event_record
 from .requests import request_submit
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def draft_request_verification(
     draft.verify_state = VerifyState.PENDING
     draft.verify_sent_at = now
     draft.save()
-    transaction.on_commit(lambda: enqueue_verification(draft.pk))
+    hand_over(OUTBOX_DRAFT_LINK, [draft.pk], lambda: enqueue_verification(draft.pk))
     return draft
 
 

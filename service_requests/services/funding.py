@@ -29,10 +29,11 @@ from allocations import selectors as allocations
 from core import events
 from core.db import id_in
 from core.money import format_money
+from core.outbox import hand_over
 
 from .. import messages as standard
 from ..models import EventKind, NotifyState, RequestEvent, ServiceRequest, Status
-from .common import enqueue_notification
+from .common import OUTBOX_EVENT_EMAIL, enqueue_notification
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -121,7 +122,8 @@ def _fund_chunk(claim_ids: list[int], *, actor: User) -> list[int]:
         default_date=now,
     )
     written = RequestEvent.objects.bulk_create(timeline, batch_size=CHUNK)
-    transaction.on_commit(partial(_enqueue, [event.pk for event in written]))
+    ids = [event.pk for event in written]
+    hand_over(OUTBOX_EVENT_EMAIL, ids, partial(_enqueue, ids))
     return [request.pk for request in moving]
 
 

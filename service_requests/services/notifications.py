@@ -1,6 +1,12 @@
-"""The civilian's emails, sent from the outbox exactly once: a timeline event's email and the
-one-time link that files a draft made without an account. Called by the outbox's Celery tasks
-(no person acts: `actor` is None), in the language the civilian chose on the site."""
+"""The civilian's emails, sent from the outbox: a timeline event's email and the one-time link
+that files a draft made without an account. Called by the worker's outbox drainer and the
+outbox's Celery tasks (no person acts: `actor` is None), in the language the civilian chose on
+the site.
+
+Delivery is at least once, never exactly once: the message goes to the mail server inside the
+transaction that marks the row sent, so a worker killed between the two sends it again. Each
+message carries a `Message-ID` derived from its outbox row (`outbox_message_id`), the same on
+every resend, so mail servers and clients can drop the duplicate."""
 
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ from ..presentation import status_story
 from ..selectors import verification_link_token
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import User
 
 
@@ -26,9 +34,10 @@ if TYPE_CHECKING:
 def event_email_send(*, actor: User | None = None, event_id: int) -> str:
     """Email the civilian about one timeline event and mark it sent ("sent"). Idempotent: an
     event already sent, or not meant to be emailed, is skipped ("skipped")."""
-    # Lock the outbox row: two deliveries of the task cannot both send.
+    # Lock the outbox row: two senders cannot both send; one finding it locked skips it (the
+    # holder sends it, or leaves it pending for the next sweep).
     event = (
-        RequestEvent.objects.select_for_update(of=("self",))
+        RequestEvent.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("request__service_type")
         .filter(pk=event_id)
         .first()
@@ -66,17 +75,26 @@ def _event_email(event: RequestEvent) -> EmailMultiAlternatives:
     }
     text = render_to_string("service_requests/email/event.txt", context)
     html = render_to_string("service_requests/email/event.html", context)
-    message = EmailMultiAlternatives(subject, text, None, [request.contact_email])
+    headers = {"Message-ID": outbox_message_id("event", event.pk, event.created_at)}
+    message = EmailMultiAlternatives(subject, text, None, [request.contact_email], headers=headers)
     message.attach_alternative(html, "text/html")
     return message
+
+
+def outbox_message_id(kind: str, pk: object, written: datetime | None) -> str:
+    """The `Message-ID` of an outbox row's email: the same whenever the row is sent again, and
+    distinct between rows (and between databases, by the row's write time)."""
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "hms.invalid"
+    stamp = int(written.timestamp() * 1_000_000) if written is not None else 0
+    return f"<hms.{kind}.{pk}.{stamp}@{domain}>"
 
 
 @transaction.atomic
 def draft_verification_send(*, actor: User | None = None, draft_id: str) -> str:
     """Email the one-time link that files a draft made without an account ("sent").
     Idempotent: a link already sent (or replaced, or used) is skipped ("skipped")."""
-    # Lock the draft: two deliveries of the task cannot both send.
-    draft = RequestDraft.objects.select_for_update().filter(pk=draft_id).first()
+    # Lock the draft: two senders cannot both send; one finding it locked skips it.
+    draft = RequestDraft.objects.select_for_update(skip_locked=True).filter(pk=draft_id).first()
     if draft is None or draft.verify_state != VerifyState.PENDING or not draft.email:
         return "skipped"
     with translation.override(draft.language or settings.LANGUAGE_CODE):
@@ -92,7 +110,9 @@ def draft_verification_send(*, actor: User | None = None, draft_id: str) -> str:
         }
         text = render_to_string("service_requests/email/verify.txt", context)
         html = render_to_string("service_requests/email/verify.html", context)
-    message = EmailMultiAlternatives(subject, text, None, [draft.email])
+    # A new link (a new nonce) is a new message; a resend of the same link keeps its id.
+    headers = {"Message-ID": outbox_message_id("link", draft.verify_nonce, draft.verify_sent_at)}
+    message = EmailMultiAlternatives(subject, text, None, [draft.email], headers=headers)
     message.attach_alternative(html, "text/html")
     message.send()
     RequestDraft.objects.filter(pk=draft.pk).update(verify_state=VerifyState.SENT)

@@ -1,12 +1,8 @@
-"""Settings of the portal processes a drill starts: the benchmarks' production settings on
-loopback, with every email written to files under `DRILL_EMAIL_DIR`, so the drill can count
-what was sent."""
-
-from __future__ import annotations
-
-import os
+"""Settings of the portal processes a drill starts (gunicorn, Celery workers): the benchmarks'
+production settings on loopback (`bench.settings`), with the drills' mail backend, which
+writes each email to a file of its own (`tests.integration.drill_mail`) so the drill can count
+what went out."""
 
 from bench.settings import *  # noqa: F403
 
-EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = os.environ["DRILL_EMAIL_DIR"]
+EMAIL_BACKEND = "tests.integration.drill_mail.EmailBackend"

@@ -13,7 +13,6 @@ import os
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,6 +20,7 @@ from django.db import connection
 
 from bench.serving import HOST, get
 from tests.builders import ledger_account, move
+from tests.integration.drill_mail import sent
 from tests.integration.processes import (
     Relay,
     celery_worker,
@@ -149,16 +149,6 @@ def test_a_backup_restored_with_pg_restore_passes_verify_ledger(require_postgres
         assert "first bad sequence number" in tampered.stderr
 
 
-def _sent_subjects(directory: Path) -> list[str]:
-    """The subject of every email the portal's processes wrote to `directory`."""
-    return [
-        line[len("Subject: ") :]
-        for path in directory.glob("*")
-        for line in path.read_text(errors="replace").splitlines()
-        if line.startswith("Subject: ")
-    ]
-
-
 def test_two_web_processes_and_two_workers_lose_and_double_nothing(
     require_postgres, require_redis, civilians_signed_in, inspection, tmp_path
 ):
@@ -180,8 +170,9 @@ def test_two_web_processes_and_two_workers_lose_and_double_nothing(
         database_url(),
         REDIS_URL=redis_url,
         DJANGO_SETTINGS_MODULE="tests.integration.drill_settings",
-        DRILL_EMAIL_DIR=str(mail),
+        HMS_DRILL_MAIL_DIR=str(mail),
         HMS_OUTBOX_FLUSH_SECONDS="2",
+        HMS_OUTBOX_SWEEP_SECONDS="2",
     )
     sessions = civilians_signed_in
     with (
@@ -226,17 +217,18 @@ def test_two_web_processes_and_two_workers_lose_and_double_nothing(
         def all_sent() -> bool:
             return (
                 not RequestEvent.objects.exclude(notify="sent").exists()
-                and len(_sent_subjects(mail)) >= filings
+                and len(sent(mail)) >= filings
             )
 
         assert _until(all_sent, seconds=90), (
-            f"{len(_sent_subjects(mail))} emails of {filings}; "
+            f"{len(sent(mail))} emails of {filings}; "
             + (tmp_path / "worker-a.log").read_text(errors="replace")[-2000:]
         )
         time.sleep(3)  # a beat later: still nothing sent twice
-    subjects = _sent_subjects(mail)
-    per_number = {number: sum(number in subject for subject in subjects) for number in numbers}
+    emails = sent(mail)
+    per_number = {n: sum(n in email["subject"] for email in emails) for n in numbers}
     assert set(per_number.values()) == {1}, per_number
+    assert len({email["message_id"] for email in emails}) == len(emails)
     for log in tmp_path.glob("*.log"):
         text = log.read_text(errors="replace")
         assert "Internal Server Error" not in text, text[-3000:]
