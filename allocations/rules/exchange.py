@@ -57,6 +57,15 @@ ERR_NOT_ALLOCATION = "The allocation is not a permutation of 0 to {last}."
 # stops at the same point on any machine, so whether a market is too hard does not depend on
 # the machine's load.
 SOLVE_LIMIT = 600.0
+# Candidate cycles `best_swaps` will enumerate: a long cap on a dense market has millions
+# (12 people who all accept each other have about 40 million cycles of up to 12), which no
+# solve would finish; past this many the rule answers `ExchangeTooHardError` at once.
+MAX_CANDIDATE_CYCLES = 200_000
+ERR_TOO_MANY_CYCLES = (
+    "The market of {participants} participants has more than {limit} possible exchange cycles "
+    "of at most {max_cycle}: too many to prove the best exchange. Try a smaller cycle cap, or "
+    "top trading cycles."
+)
 
 OWN_ITEM = "own_item"
 DUPLICATE = "duplicate"
@@ -256,9 +265,12 @@ def ttc_movers_within_cap(prefs: Sequence[Sequence[int]], max_cycle: int) -> int
 # --- best swaps within a cap ------------------------------------------------------------------
 
 
-def exchange_cycles(prefs: Sequence[Sequence[int]], max_cycle: int) -> list[tuple[int, ...]]:
+def exchange_cycles(
+    prefs: Sequence[Sequence[int]], max_cycle: int, *, limit: int = MAX_CANDIDATE_CYCLES
+) -> list[tuple[int, ...]]:
     """Every cycle of 2 to `max_cycle` participants in which each member receives an item they
-    listed, once each, starting at its smallest member (in depth-first order)."""
+    listed, once each, starting at its smallest member (in depth-first order).
+    `ExchangeTooHardError` as soon as there are more than `limit`."""
     accepts = [set(p) for p in prefs]
     found: list[tuple[int, ...]] = []
 
@@ -270,6 +282,12 @@ def exchange_cycles(prefs: Sequence[Sequence[int]], max_cycle: int) -> list[tupl
             path.append(item)
             if head in accepts[item]:
                 found.append(tuple(path))
+                if len(found) > limit:
+                    raise ExchangeTooHardError(
+                        ERR_TOO_MANY_CYCLES.format(
+                            participants=len(prefs), limit=limit, max_cycle=max_cycle
+                        )
+                    )
             if len(path) < max_cycle:
                 extend(path)
             path.pop()
@@ -289,8 +307,9 @@ def best_swaps(prefs: Sequence[Sequence[int]], max_cycle: int, *, seed: int = 0)
 
     Ties among optimal allocations are broken by the seed: it shuffles the order of the
     candidate cycles and seeds the solver, which runs on one worker with no clock limit, so
-    the same input and seed give the same answer. `ExchangeTooHardError` if the solver has not
-    proved an optimum within `SOLVE_LIMIT` (long caps on large, dense markets)."""
+    the same input and seed give the same answer. `ExchangeTooHardError` if the market has
+    more than `MAX_CANDIDATE_CYCLES` candidate cycles, or the solver has not proved an optimum
+    within `SOLVE_LIMIT` (long caps on large, dense markets)."""
     from ortools.sat.python import cp_model
 
     validate_prefs(prefs)
