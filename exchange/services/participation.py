@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import formats, timezone
 
 from core.audit import record_history
@@ -234,18 +235,11 @@ def _resolve_rest(
         current.save()
     pool = sorted(
         ExchangeAssignment.objects.filter(
-            round=round_, current=True, item__withdrawn_at__isnull=True
-        )
-        .filter(cycle__isnull=True)
-        .values_list("item_id", flat=True)
-        .union(
-            ExchangeAssignment.objects.filter(
-                round=round_,
-                current=True,
-                item__withdrawn_at__isnull=True,
-                cycle__status=CycleStatus.BROKEN,
-            ).values_list("item_id", flat=True)
-        )
+            Q(cycle__isnull=True) | Q(cycle__status=CycleStatus.BROKEN),
+            round=round_,
+            current=True,
+            item__withdrawn_at__isnull=True,
+        ).values_list("item_id", flat=True)
     )
     stored = snapshot_take(
         round_,
