@@ -17,7 +17,15 @@ from django.db import connection
 
 from bench.serving import ROOT, django_env, free_port, gunicorn, running
 
-__all__ = ["Relay", "celery_worker", "database_url", "manage", "portal_env", "serve"]
+__all__ = [
+    "Relay",
+    "celery_worker",
+    "database_url",
+    "free_port",
+    "manage",
+    "portal_env",
+    "serve",
+]
 
 
 def database_url(

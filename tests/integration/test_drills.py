@@ -20,6 +20,7 @@ from django.db import connection
 
 from bench.serving import HOST, get
 from tests.builders import ledger_account, move
+from tests.conftest import wait_for
 from tests.integration.drill_mail import sent
 from tests.integration.processes import (
     Relay,
@@ -50,16 +51,6 @@ def _pids_serving(port: int) -> set[int]:
     return pids
 
 
-def _until(check, seconds: float = 30.0):  # type: ignore[no-untyped-def]
-    """Poll `check()` until it returns something truthy or `seconds` pass; return the last."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.3)
-
-
 def test_pages_answer_503_while_the_database_is_away_and_recover_without_a_restart(
     require_postgres, tmp_path
 ):
@@ -85,7 +76,7 @@ def test_pages_answer_503_while_the_database_is_away_and_recover_without_a_resta
             assert get(port, "/healthz")[0] == 200
 
             relay.restore()
-            assert _until(lambda: get(port, "/rounds/")[0] == 200), "no recovery"
+            assert wait_for(lambda: get(port, "/rounds/")[0] == 200, 30), "no recovery"
             assert get(port, "/readyz")[0] == 200
             assert _pids_serving(port) == pids, "a process restarted"
         log = (tmp_path / "gunicorn.log").read_text(errors="replace")
@@ -220,7 +211,7 @@ def test_two_web_processes_and_two_workers_lose_and_double_nothing(
                 and len(sent(mail)) >= filings
             )
 
-        assert _until(all_sent, seconds=90), (
+        assert wait_for(all_sent, 90), (
             f"{len(sent(mail))} emails of {filings}; "
             + (tmp_path / "worker-a.log").read_text(errors="replace")[-2000:]
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,6 @@ from typing import Any
 
 import pytest
 import redis
-from django.db import connection
 
 from hms_portal import outbox as drainers
 from service_requests.models import NotifyState, RequestEvent
@@ -32,6 +30,7 @@ from service_requests.services.notifications import outbox_message_id
 from tests.builders import filing_form
 from tests.conftest import wait_for
 from tests.integration.drill_mail import sent
+from tests.integration.processes import database_url, free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -41,12 +40,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start_redis(port: int) -> subprocess.Popen[bytes]:
@@ -86,17 +79,11 @@ def _stop(process: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
             process.wait(5)
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _start_worker(port: int, mail: Path, log: Path, seconds: float) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
         DJANGO_SETTINGS_MODULE="tests.integration.drill_settings",
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         DEBUG="true",
         HMS_DRILL_MAIL_DIR=str(mail),
@@ -133,7 +120,7 @@ def drill(settings, tmp_path: Path, require_postgres: None) -> Iterator[dict[str
     the worker process shares the test's database, and hears of the outbox by NOTIFY."""
     from hms_portal.celery import app
 
-    port = _free_port()
+    port = free_port()
     server = _start_redis(port)
     settings.CACHES = {
         **settings.CACHES,
