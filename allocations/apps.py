@@ -11,6 +11,7 @@ class AllocationsConfig(AppConfig):
         from governance.models import Duty, Holder
 
         from . import selectors
+        from . import tasks as _tasks  # noqa: F401  (the services queue its task by name)
         from .services import rounds
 
         events.subscribe_one(events.CASE_OUTCOME, rounds.SUBJECT_KIND, rounds.round_on_decision)

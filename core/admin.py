@@ -24,7 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
 # Amounts in admin columns ("$1,234.50"), a dash when there is none.
-from core.models import SecurityEvent
+from core.models import QueuedTask, SecurityEvent
 from core.money import display_money as format_money
 
 ESTIMATE_THRESHOLD = 10_000
@@ -32,6 +32,7 @@ ESTIMATE_THRESHOLD = 10_000
 __all__ = [
     "EstimatedCountPaginator",
     "HistoryModelAdmin",
+    "QueuedTaskAdmin",
     "ReadOnlyAdminMixin",
     "ReadOnlyHistoryModelAdmin",
     "ReadOnlyModelAdmin",
@@ -190,6 +191,35 @@ class SecurityEventAdmin(ReadOnlyModelAdmin):
     raw_id_fields = ("user",)
     date_hierarchy = "at"
     ordering = ("-at", "-pk")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("waiting", _("Waiting for the broker")), ("published", _("Published"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "waiting":
+            return queryset.filter(published_at__isnull=True)
+        if self.value() == "published":
+            return queryset.filter(published_at__isnull=False)
+        return queryset
+
+
+@admin.register(QueuedTask)
+class QueuedTaskAdmin(ReadOnlyModelAdmin):
+    """Tasks kept with their transactions until a drainer published them (`core.services.
+    queue`): what waits while the broker is away, and the broker's last error. Read-only."""
+
+    list_display = ("created_at", "name", "published_at", "attempts", "last_error")
+    list_filter = (WaitingFilter, "name")
+    search_fields = ("name",)
+    ordering = ("-created_at", "-pk")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 100

@@ -76,3 +76,33 @@ class KnownDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_family} from {self.ip_address or 'an unknown address'}"
+
+
+class QueuedTask(models.Model):
+    """A Celery task a transaction asked for (a staff email, a long admin job), kept in the
+    database with that transaction so that no request waits on the broker and nothing is lost
+    while the broker is away: `core.outbox.task_enqueue` writes it, and the worker's outbox
+    drainer (or, with tasks in-process, the committing request) publishes it and stamps
+    `published_at`. Tasks named here are idempotent: a row published twice (a drainer killed
+    between the publish and the stamp) does its work once. The task's own effect is recorded
+    where it happens; this row only carries it to the broker."""
+
+    name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="core_queuedtask_pending",
+                condition=models.Q(published_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "published" if self.published_at else "waiting"
+        return f"{self.name} ({state})"

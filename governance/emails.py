@@ -1,31 +1,32 @@
 """Governance's emails: what they tell (a blocked case, a deadline coming, an escalation) and
-how they go out: enqueued when the transaction commits, sent by a Celery task, one message per
-person. The services call the message functions; nothing else sends governance email.
+how they go out: kept with the transaction as a queued task (`core.services.queue`), published
+to Celery once it commits, sent by the task, one message per person. The services call the
+message functions; nothing else sends governance email.
 
-If the broker is unreachable the email is dropped with a warning: what it tells is on the
-case's timeline and in the inbox anyway (blocked cases, warnings, escalations).
+While the broker is away the email waits in the database and goes when it is back; a task
+published twice (a drainer killed mid-publish) may send its message twice, never none.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+
+from core.services.queue import task_enqueue
 
 if TYPE_CHECKING:
     from .models import ApprovalCase
 
-logger = logging.getLogger(__name__)
+NOTIFY_USERS_TASK = "governance.tasks.notify_users"
 
 
 # The task keeps the name it is queued under in deployed brokers.
 @shared_task(
-    name="governance.tasks.notify_users",
+    name=NOTIFY_USERS_TASK,
     ignore_result=True,
     autoretry_for=(OSError,),
     retry_backoff=True,
@@ -40,18 +41,10 @@ def notify_users(user_ids: list[int], subject: str, body: str) -> int:
 
 
 def send_later(user_ids: list[int], subject: str, body: str) -> None:
-    """Email the users once the current transaction commits."""
+    """Email the users once the current transaction commits (nothing if it rolls back)."""
     ids = sorted({i for i in user_ids if i is not None})
-    if not ids:
-        return
-
-    def enqueue() -> None:
-        try:
-            notify_users.delay(ids, subject, body)
-        except Exception:  # the broker is down: the timeline still records what happened
-            logger.warning("Broker unreachable; governance email %r not sent", subject)
-
-    transaction.on_commit(enqueue)
+    if ids:
+        task_enqueue(name=NOTIFY_USERS_TASK, args=[ids, subject, body])
 
 
 def _case_url(case: ApprovalCase) -> str:

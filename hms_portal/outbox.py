@@ -5,8 +5,9 @@ A thread of every Celery worker process on PostgreSQL `LISTEN`s on `core.outbox.
 note names the rows a transaction committed; the drainer sends those at once. Every
 `HMS_OUTBOX_SWEEP_SECONDS` (5 s) it also sweeps each outbox whole, for what no worker heard (it
 was not running, or the note named no ids): civilians' emails and links are sent from here
-directly, so they go out while the broker is down; webhook deliveries are published to Celery
-(their own retries, leases and backoff run there), and wait in the outbox while it is down.
+directly, so they go out while the broker is down; webhook deliveries and queued tasks (staff
+emails, long admin jobs: `core.services.queue`) are published to Celery (their own retries,
+leases and backoff run there), and wait in the outbox while it is down.
 
 Several workers may drain at once: each email's row is locked while it is sent and skipped by a
 sender that finds it locked. Emails are sent at least once (`service_requests.services.
@@ -78,11 +79,18 @@ def _webhooks(ids: list[Any] | None) -> int:
     return enqueue_batches([[int(pk) for pk in batch] for batch in batches if batch])
 
 
+def _tasks(ids: list[Any] | None) -> int:
+    from core.services.queue import queued_tasks_publish
+
+    return queued_tasks_publish(ids=ids)
+
+
 # What each outbox kind's note or sweep does (kinds named in `core.outbox.hand_over` calls).
 DRAINS: dict[str, Callable[[list[Any] | None], int]] = {
     "event-email": _event_emails,
     "draft-link": _draft_links,
     "webhooks": _webhooks,
+    "tasks": _tasks,
 }
 
 

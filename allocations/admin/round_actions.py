@@ -3,12 +3,10 @@ task for large rounds), send for approval, commit, cancel."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +15,6 @@ from core.admin import HistoryModelAdmin
 
 from .. import conf, services
 from ..models import COMMIT_ROUND_PERMISSION, RUN_ROUND_PERMISSION, AllocationRound, RoundState
-from ..tasks import compute_round
 
 
 class RoundActions(HistoryModelAdmin):
@@ -66,10 +63,11 @@ class RoundActions(HistoryModelAdmin):
         threshold = int(conf.get("ASYNC_CLAIMS"))
         for round_ in queryset:
             if round_.state == RoundState.FROZEN and round_.claims.count() > threshold:
-                services.round_progress_set(round_id=round_.pk, done=0, total=0, note="queued")
-                transaction.on_commit(
-                    functools.partial(compute_round.delay, round_.pk, request.user.pk)
-                )
+                try:
+                    services.round_compute_request(actor=request.user, round_id=round_.pk)  # type: ignore[arg-type]
+                except ValidationError as refused:
+                    self.message_user(request, refused.messages[0], messages.ERROR)
+                    continue
                 self.message_user(
                     request,
                     f"“{round_.name}” is being computed; its page shows the progress.",

@@ -29,6 +29,7 @@ from .funds import fund_credit, fund_officers_set, fund_open
 from .rounds import (
     round_cancel,
     round_compute,
+    round_compute_request,
     round_create,
     round_freeze,
     round_gather,
@@ -58,6 +59,7 @@ __all__ = [
     "round_cancel",
     "round_commit",
     "round_compute",
+    "round_compute_request",
     "round_create",
     "round_freeze",
     "round_gather",

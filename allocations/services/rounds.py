@@ -25,6 +25,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from core.money import format_money
+from core.services.queue import task_enqueue
 from governance import services as governance
 
 from .. import rules
@@ -312,6 +313,24 @@ def _metrics_json(computation: Computation) -> dict[str, Any]:
     for rule, outcome in computation.comparison.items():
         others[rule] = {"error": outcome} if isinstance(outcome, str) else outcome.as_json()
     return {"result": computation.metrics.as_json(), "rules": others}
+
+
+# The task that computes a large round (`allocations.tasks`, which imports these services).
+COMPUTE_TASK = "allocations.tasks.compute_round"
+
+
+@transaction.atomic
+def round_compute_request(*, actor: User, round_id: int) -> AllocationRound:
+    """Queue the computation of a frozen round (finance officers; the admin does for large
+    rounds). The progress reads "queued" and the task is kept with this transaction
+    (`core.services.queue`): a broker that is away delays it and loses nothing."""
+    require(actor, RUN_ROUND_PERMISSION, "compute")
+    round_ = AllocationRound.objects.get(pk=round_id)
+    if round_.state != RoundState.FROZEN:
+        raise state_refused(round_, "computed")
+    round_progress_set(round_id=round_.pk, done=0, total=0, note="queued")
+    task_enqueue(name=COMPUTE_TASK, args=[round_.pk, actor.pk])
+    return round_
 
 
 def round_compute(

@@ -1,23 +1,21 @@
 """What the owner of an account is told about its sign-ins: a lockout and a sign-in from a
-new device. Enqueued when the transaction commits and sent by a Celery task, never inside the
-request. If the broker is unreachable the email is dropped with a warning: the event is in the
-security log either way."""
+new device. Kept with the transaction as a queued task (`core.services.queue`) and sent by a
+Celery task, never inside the request; while the broker is away it waits in the database."""
 
 from __future__ import annotations
-
-import logging
 
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from core.services.queue import task_enqueue
+
+NOTIFY_OWNER_TASK = "core.tasks.notify_account_owner"
 
 
 @shared_task(
-    name="core.tasks.notify_account_owner",
+    name=NOTIFY_OWNER_TASK,
     ignore_result=True,
     autoretry_for=(OSError,),
     retry_backoff=True,
@@ -32,13 +30,7 @@ def notify_account_owner(user_id: int, subject: str, body: str) -> int:
 
 
 def _send_later(user_id: int, subject: str, body: str) -> None:
-    def enqueue() -> None:
-        try:
-            notify_account_owner.delay(user_id, subject, body)
-        except Exception:  # the broker is down: the security log still has the event
-            logger.warning("Broker unreachable; account email %r not sent", subject)
-
-    transaction.on_commit(enqueue)
+    task_enqueue(name=NOTIFY_OWNER_TASK, args=[user_id, subject, body])
 
 
 def owner_locked_out(user_id: int, ip_address: str) -> None:

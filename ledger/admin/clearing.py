@@ -6,13 +6,11 @@ cycle page shows the file's generation progress and, to finance, its download li
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import construct_instance
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -33,8 +31,7 @@ from core.authn.reauth import require_recent_authentication
 
 from .. import conf as ledger_conf
 from .. import selectors, services
-from ..models import BankAccount, ClearingCycle, CycleStatus, NetPosition
-from ..tasks import generate_cycle_file
+from ..models import BankAccount, ClearingCycle, NetPosition
 
 DOWNLOAD_PERMISSION = "ledger.download_ach_file"
 SETTLE_PERMISSION = "ledger.settle_clearingcycle"
@@ -341,15 +338,9 @@ class ClearingCycleAdmin(ReadOnlyHistoryModelAdmin):
     @admin.action(description=_("Generate ACH file"), permissions=["download"])
     def generate_files(self, request: HttpRequest, queryset: QuerySet[ClearingCycle]) -> None:
         for cycle in queryset:
-            if cycle.status != CycleStatus.SETTLED:
-                self.message_user(
-                    request,
-                    services.ERR_NOT_SETTLED.format(cycle=cycle.pk, status=cycle.status),
-                    messages.ERROR,
-                )
+            try:
+                services.cycle_file_request(actor=request.user, cycle_id=cycle.pk)  # type: ignore[arg-type]
+            except services.ClearingError as refused:
+                self.message_user(request, refused.messages[0], messages.ERROR)
                 continue
-            services.cycle_progress_set(cycle_id=cycle.pk, done=0, total=0, note="queued")
-            transaction.on_commit(
-                functools.partial(generate_cycle_file.delay, cycle.pk, request.user.pk)
-            )
             self.message_user(request, f"ACH file for cycle {cycle.pk} queued.", messages.SUCCESS)

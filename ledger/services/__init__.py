@@ -74,6 +74,7 @@ from .errors import (
 )
 from .settlement import (
     cycle_file_generate,
+    cycle_file_request,
     cycle_progress_set,
     cycle_settle,
 )
@@ -157,6 +158,7 @@ __all__ = [
     "checkpoint_write",
     "cycle_close",
     "cycle_file_generate",
+    "cycle_file_request",
     "cycle_open",
     "cycle_open_next",
     "cycle_progress_set",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core import events
 from core.audit import record_history
+from core.services.queue import task_enqueue
 
 from ..ach import MAX_AMOUNT
 from ..clearing_errors import (
@@ -140,6 +141,28 @@ def cycle_progress_set(*, cycle_id: int, done: int, total: int, note: str) -> No
     ClearingCycle.objects.filter(pk=cycle_id).update(
         progress_done=done, progress_total=total, progress_note=note[:200]
     )
+
+
+# The task that builds the file (`ledger.tasks`, which imports these services), by name.
+GENERATE_FILE_TASK = "ledger.tasks.generate_cycle_file"
+
+
+@transaction.atomic
+def cycle_file_request(*, actor: User, cycle_id: int) -> ClearingCycle:
+    """Queue the building of a settled cycle's ACH file (finance officers, from the admin).
+
+    The progress reads "queued" and the task is kept with this transaction
+    (`core.services.queue`): a broker that is away delays the file and loses nothing. A cycle
+    that is not settled is refused.
+    """
+    cycle = ClearingCycle.objects.get(pk=cycle_id)
+    if cycle.status != CycleStatus.SETTLED:
+        raise ClearingError(
+            ERR_NOT_SETTLED.format(cycle=cycle.pk, status=cycle.status), code="not_settled"
+        )
+    cycle_progress_set(cycle_id=cycle.pk, done=0, total=0, note="queued")
+    task_enqueue(name=GENERATE_FILE_TASK, args=[cycle.pk, actor.pk])
+    return cycle
 
 
 def cycle_file_generate(

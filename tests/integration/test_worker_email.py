@@ -70,3 +70,26 @@ def test_submission_is_accepted_with_the_broker_down_and_emailed_once(
     time.sleep(1.0)
     assert len(mail.outbox) == 1
     assert request.tracking_number in mail.outbox[0].subject
+
+
+def test_a_staff_email_queued_while_the_broker_is_away_goes_once_it_is_back(
+    django_user_model, celery_app
+):
+    """A governance email asked for while the broker is unreachable waits in the database;
+    the worker's drainer publishes it once the broker answers, and the worker sends it once."""
+    from core.models import QueuedTask
+    from governance import emails
+
+    person = django_user_model.objects.create_user("dana", "dana@example.test", "x")
+    good_url = celery_app.conf.broker_url
+    use_broker(celery_app, "redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    try:
+        emails.send_later([person.pk], "Case 12 is due tomorrow", "Step one is due.")
+    finally:
+        use_broker(celery_app, good_url)
+    assert wait_for(lambda: len(mail.outbox) == 1), "the queued email was never sent"
+    assert mail.outbox[0].subject == "[HMS] Case 12 is due tomorrow"
+    assert mail.outbox[0].to == ["dana@example.test"]
+    assert wait_for(lambda: QueuedTask.objects.filter(published_at__isnull=False).count() == 1)
+    time.sleep(1.0)
+    assert len(mail.outbox) == 1
