@@ -7,6 +7,7 @@ person. An OAuth client (the REST API with a token, Open311 with an `api_key`) f
 own rate instead (`HMS_API_CLIENT_RATE` or the client's rate in the admin): a 311 app filing
 for many people from one server is not counted as one person. A retry of a filing already
 made (the same submission token) is neither counted nor refused: it gets the first request.
+The counters of one filing are counted in one cache round trip (`ratelimit.hit_many`).
 Nothing is written to the database before the check, so a refusal leaves nothing behind.
 """
 
@@ -77,9 +78,10 @@ def filing_refusal(
     counted, so a refused attempt also uses up its windows."""
     if submission_token is not None and selectors.request_filed_with_token(token=submission_token):
         return None
+    counters = _limits(user, address)
     waits = [
         ratelimit.retry_after(window)
-        for scope, key, limit, window in _limits(user, address)
-        if not ratelimit.hit(scope, key, limit=limit, window=window)
+        for (_, _, _, window), within in zip(counters, ratelimit.hit_many(counters), strict=True)
+        if not within
     ]
     return FilingRefusal(retry_after=max(waits)) if waits else None

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from core.counters import count_hits
 
 from . import conf
 
@@ -23,20 +26,26 @@ def client_address(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", "unknown"))
 
 
-def hit(scope: str, key: str, *, limit: int, window: int) -> bool:
-    """Count one attempt under (`scope`, `key`); True while the window's count is within
-    `limit`. The key is hashed: no address or tracking number is written to the cache."""
+def _name(scope: str, key: str, window: int) -> str:
+    """The counter's cache key for the current window. The key is hashed: no address or
+    tracking number is written to the cache."""
     bucket = int(time.time() // window)
     digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
-    name = f"ratelimit:{scope}:{bucket}:{digest}"
-    # add() is a no-op when the key exists; incr() is atomic on Redis.
-    cache.add(name, 0, timeout=window + 5)
-    try:
-        count = cache.incr(name)
-    except ValueError:  # expired between add() and incr()
-        cache.add(name, 1, timeout=window + 5)
-        count = 1
-    return count <= limit
+    return f"ratelimit:{scope}:{bucket}:{digest}"
+
+
+def hit_many(counters: Sequence[tuple[str, str, int, int]]) -> list[bool]:
+    """Count one attempt on each (`scope`, `key`, `limit`, `window`) counter, all in one cache
+    round trip where the cache can; for each, True while its window's count is within its
+    limit."""
+    counts = count_hits(cache, [(_name(s, k, window), window + 5) for s, k, _, window in counters])
+    return [count <= limit for count, (_, _, limit, _) in zip(counts, counters, strict=True)]
+
+
+def hit(scope: str, key: str, *, limit: int, window: int) -> bool:
+    """Count one attempt under (`scope`, `key`); True while the window's count is within
+    `limit`."""
+    return hit_many([(scope, key, limit, window)])[0]
 
 
 def retry_after(window: int) -> int:

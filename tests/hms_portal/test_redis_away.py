@@ -152,3 +152,32 @@ def test_the_cache_is_used_again_once_redis_answers(settings, redis_away, monkey
     assert [call[0] for call in calls] == ["get", "delete"]
     assert calls[1][1].endswith("away:copy")
     assert "Redis cache reachable again (1 deletes" in redis_away.text
+
+
+def test_counters_are_counted_in_one_round_trip_and_in_memory_while_away(
+    settings, redis_away, require_redis
+):
+    """`core.counters.count_hits` on the portal's backend: one pipeline against Redis (each
+    counter created with its lifetime, then counted), and the same counts from memory while
+    Redis is away."""
+    from django.core.cache import caches
+
+    from core.counters import count_hits
+
+    away = count_hits(cache, [("away:a", 60), ("away:b", 60), ("away:a", 60)])
+    assert away == [1, 1, 2]
+    assert _fell_back(redis_away) == 1
+    settings.CACHES = {
+        **settings.CACHES,
+        "live": {
+            "BACKEND": "hms_portal.cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"live-{uuid.uuid4().hex}",
+        },
+    }
+    live = caches["live"]
+    assert count_hits(live, [("a", 60), ("b", 2), ("a", 60)]) == [1, 1, 2]
+    assert count_hits(live, [("a", 60)]) == [3]
+    client = live._cache.get_client(None, write=True)  # type: ignore[attr-defined]
+    assert 0 < client.ttl(live.make_and_validate_key("b")) <= 2
+    assert live.get("a") == 3  # Django's own reads see the counter
