@@ -98,6 +98,9 @@ MIDDLEWARE = [
     "hms_portal.headers.PortalCSPMiddleware",
     "hms_portal.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Dynamic pages gzip-compressed, except those showing a one-time secret (core/compression.py).
+    # Below WhiteNoise, which serves its own precompressed static files.
+    "core.compression.PortalGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
