@@ -24,6 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
 # Amounts in admin columns ("$1,234.50"), a dash when there is none.
+from core.choices import choice_text
 from core.models import QueuedTask, SecurityEvent
 from core.money import display_money as format_money
 
@@ -38,6 +39,7 @@ __all__ = [
     "ReadOnlyModelAdmin",
     "SecurityEventAdmin",
     "SuperuserConfigAdminMixin",
+    "choice_text",
     "format_money",
 ]
 

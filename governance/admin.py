@@ -31,6 +31,7 @@ from core.admin import (
     ReadOnlyHistoryModelAdmin,
     ReadOnlyModelAdmin,
     SuperuserConfigAdminMixin,
+    choice_text,
     format_money,
 )
 
@@ -181,7 +182,7 @@ class ApprovalPolicyAdmin(SuperuserConfigAdminMixin, HistoryModelAdmin):
 
     @display(description=_("status"), ordering="status", label=POLICY_STATUS_LABELS)
     def status_label(self, obj: ApprovalPolicy) -> tuple[str, str]:
-        return obj.status, obj.get_status_display()
+        return obj.status, choice_text(obj, "status")
 
     @display(description=_("amounts"))
     def band(self, obj: ApprovalPolicy) -> str:
@@ -381,7 +382,7 @@ class ApprovalCaseAdmin(ReadOnlyHistoryModelAdmin):
 
     @display(description=_("status"), ordering="status", label=CASE_STATUS_LABELS)
     def status_label(self, obj: ApprovalCase) -> tuple[str, str]:
-        return obj.status, obj.get_status_display()
+        return obj.status, choice_text(obj, "status")
 
     @display(description=_("amount"), ordering="amount_minor")
     def amount(self, obj: ApprovalCase) -> str:

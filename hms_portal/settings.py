@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,9 @@ MIDDLEWARE = [
     "hms_portal.headers.PortalCSPMiddleware",
     "hms_portal.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Dynamic pages gzip-compressed, except those showing a one-time secret (core/compression.py).
+    # Below WhiteNoise, which serves its own precompressed static files.
+    "core.compression.PortalGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -506,4 +510,6 @@ UNFOLD = {
     "SITE_SYMBOL": "account_balance",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    # The changelists' cell styling, given once per table (core/templatetags/portal_list.py).
+    "STYLES": [lambda request: static("css/admin-list.css")],
 }

@@ -43,6 +43,7 @@ from core.admin import (
     ReadOnlyModelAdmin,
 )
 from core.authn.reauth import require_recent_authentication
+from core.compression import one_time_secret_message
 
 from . import dataio, services
 from .dataio.tables import max_bytes
@@ -188,7 +189,7 @@ class ApiClientAdmin(HistoryModelAdmin):
             rate=obj.rate,
         )
         _adopt(obj, client)
-        messages.warning(
+        one_time_secret_message(
             request,
             format_html(
                 "Client registered. Client id: <code>{}</code> — client secret: <code>{}</code>. "
@@ -215,10 +216,8 @@ class ApiClientAdmin(HistoryModelAdmin):
         except ValidationError as error:
             self.message_user(request, error.messages[0], messages.ERROR)
             return
-        self.message_user(
-            request,
-            format_html("New client secret: <code>{}</code> (shown once).", secret),
-            messages.WARNING,
+        one_time_secret_message(
+            request, format_html("New client secret: <code>{}</code> (shown once).", secret)
         )
 
     @admin.action(description=_("Issue a new Open311 api_key (one client)"))
@@ -232,10 +231,8 @@ class ApiClientAdmin(HistoryModelAdmin):
         except ValidationError as error:
             self.message_user(request, error.messages[0], messages.ERROR)
             return
-        self.message_user(
-            request,
-            format_html("New Open311 api_key: <code>{}</code> (shown once).", key),
-            messages.WARNING,
+        one_time_secret_message(
+            request, format_html("New Open311 api_key: <code>{}</code> (shown once).", key)
         )
 
 
@@ -311,7 +308,7 @@ class SubscriptionAdmin(HistoryModelAdmin):
             return
         subscription, _new = services.subscription_create(actor=request.user, **fields)  # type: ignore[arg-type]
         _adopt(obj, subscription)
-        messages.warning(
+        one_time_secret_message(
             request,
             format_html(
                 "Signing secret: <code>{}</code>. Give it to the receiver now; it is not "

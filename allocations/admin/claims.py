@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from core.admin import HistoryModelAdmin, format_money
+from core.admin import HistoryModelAdmin, choice_text, format_money
 
 from .. import services
 from ..forms import ClaimTermsForm
@@ -107,7 +107,7 @@ class ClaimAdmin(HistoryModelAdmin):
 
     @display(description=_("status"), ordering="status", label=CLAIM_STATUS_LABELS)
     def status_label(self, obj: Claim) -> tuple[str, str]:
-        return obj.status, obj.get_status_display()
+        return obj.status, choice_text(obj, "status")
 
     @display(description=_("asked"), ordering="amount_minor")
     def asked(self, obj: Claim) -> str:

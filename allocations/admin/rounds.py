@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from core.admin import format_money
+from core.admin import choice_text, format_money
 
 from .. import rules, selectors, services
 from ..forms import RoundForm
@@ -136,11 +136,11 @@ class AllocationRoundAdmin(RoundActions):
 
     @display(description=_("state"), ordering="state", label=ROUND_STATE_LABELS)
     def state_label(self, obj: AllocationRound) -> tuple[str, str]:
-        return obj.state, obj.get_state_display()
+        return obj.state, choice_text(obj, "state")
 
     @display(description=_("state"))
     def state_text(self, obj: AllocationRound) -> str:
-        return str(obj.get_state_display())
+        return choice_text(obj, "state")
 
     @display(description=_("budget"), ordering="budget_minor")
     def budget(self, obj: AllocationRound) -> str:

@@ -35,7 +35,7 @@ from .inbox import (
     page_of,
 )
 from .membership import Membership, members_as_of
-from .programs import programs_decided_by, programs_for, programs_reviewed_by
+from .programs import programs_decided_by, programs_for, programs_reviewed_by, programs_worked_by
 from .report import (
     STEP_AUTHORITY,
     STEP_DELEGATED,
@@ -76,6 +76,7 @@ __all__ = [
     "programs_decided_by",
     "programs_for",
     "programs_reviewed_by",
+    "programs_worked_by",
     "register_subject_duty",
     "step_notify_ids",
     "steps_in_force",

@@ -10,7 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from core.admin import format_money
+from core.admin import choice_text, format_money
 from ledger import selectors as ledger_selectors
 
 from ..models import ServiceRequest
@@ -22,7 +22,7 @@ class RequestDisplayMixin:
 
     @display(description=_("status"), ordering="status", label=STATUS_LABELS)
     def status_label(self, obj: ServiceRequest) -> tuple[str, str]:
-        return obj.status, obj.get_status_display()
+        return obj.status, choice_text(obj, "status")
 
     @display(description=_("amount"), ordering="amount_minor", empty_value="—")
     def amount(self, obj: ServiceRequest) -> str | None:

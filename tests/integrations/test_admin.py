@@ -146,3 +146,38 @@ def test_the_admin_form_shows_a_refused_target_on_its_field(
     errors = response.context["adminform"].form.errors
     assert errors["target_url"] == [ERR_TARGET.format(reason="192.168.0.10 is a private address")]
     assert not Subscription.objects.exists()
+
+
+def test_the_page_showing_a_new_client_secret_is_sent_uncompressed(admin_client, reviewer):
+    """BREACH: the one page that shows the secret is never gzip-compressed; the next is."""
+    gzip_ok = {"accept-encoding": "gzip"}
+    admin_client.post(
+        reverse("admin:integrations_apiclient_add"),
+        {
+            "name": "Case system",
+            "acting_username": reviewer.username,
+            "scopes": ["requests:read"],
+            "rate": "120/min",
+        },
+    )
+    changelist = reverse("admin:integrations_apiclient_changelist")
+    shown = admin_client.get(changelist, headers=gzip_ok)
+    assert "client secret: <code>" in shown.content.decode()
+    assert not shown.has_header("Content-Encoding")
+    after = admin_client.get(changelist, headers=gzip_ok)
+    assert after["Content-Encoding"] == "gzip"
+
+
+def test_the_page_showing_a_rotated_secret_is_sent_uncompressed(
+    admin_client, make_client, reviewer
+):
+    client = make_client(reviewer, "requests:read")
+    changelist = reverse("admin:integrations_apiclient_changelist")
+    shown = admin_client.post(
+        changelist,
+        {"action": "rotate_secret", "_selected_action": [client.api_client.pk]},
+        follow=True,
+        headers={"accept-encoding": "gzip"},
+    )
+    assert "New client secret: <code>" in shown.content.decode()
+    assert not shown.has_header("Content-Encoding")
