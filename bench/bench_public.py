@@ -23,7 +23,9 @@ its bytes on the wire (headers and body) counted. Without chromium the list is t
 references plus every `url()` in its stylesheets (an upper bound: browsers load only the fonts
 the page uses).
 
-Run: `uv run python -m bench bench_public`. Environment (all optional):
+Run: `uv run python -m bench bench_public`. The pages' front-end files come from
+`npm ci && npm run build`: the benchmark runs both first when one is missing (a fresh clone),
+or stops saying so when npm is not installed. Environment (all optional):
 `BENCH_PUBLIC_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/hms_bench_public,
 created and migrated), `BENCH_PUBLIC_REDIS_URL` (redis://127.0.0.1:6379/8, flushed before and
 after), `BENCH_PUBLIC_ROWS` (100,000 requests seeded by SQL around the measured one),
@@ -56,6 +58,7 @@ from bench.serving import (
     PhaseResult,
     csrf_token,
     django_env,
+    ensure_assets,
     flush_redis,
     gunicorn,
     ready,
@@ -443,6 +446,7 @@ def _static_path(static_root: Path) -> str:
 def main() -> int:
     """Prepare, collect static files, serve with gunicorn, weigh pages, then load them."""
     config = Config.from_env()
+    ensure_assets()  # the pages link to them; collectstatic fails without them
     print(f"database {config.database_url}, redis {config.redis_url}", flush=True)
     ensure_database(config.database_url)
     phases: list[PhaseResult] = []

@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import os
 import secrets
+import shutil
 import signal
 import socket
 import string
@@ -109,6 +110,46 @@ def django_env(database_url: str, redis_url: str) -> dict[str, str]:
         }
     )
     return env
+
+
+# What `npm ci && npm run build` (scripts/build_assets.mjs) puts under static/vendor/, which
+# the pages link to: `collectstatic` with hashed names fails on a page that names a missing one.
+BUILT_ASSETS = (
+    "uswds/css/uswds.min.css",
+    "uswds/js/uswds.min.js",
+    "htmx/htmx.min.js",
+    "mermaid/mermaid.min.js",
+)
+BUILD_COMMAND = "npm ci --no-audit --no-fund --loglevel=error && npm run --silent build"
+
+
+def missing_assets(root: Path = ROOT) -> list[str]:
+    """The built front-end files that are not in `root`/static/vendor/."""
+    vendor = root / "static" / "vendor"
+    return [name for name in BUILT_ASSETS if not (vendor / name).is_file()]
+
+
+def ensure_assets(root: Path = ROOT, npm: str | None = None) -> None:
+    """Build the front-end assets when any is missing (a fresh clone), with npm if it is on
+    the PATH; otherwise, or if the build fails or leaves one missing, stop with the command
+    to run."""
+    missing = missing_assets(root)
+    if not missing:
+        return
+    npm = npm if npm is not None else shutil.which("npm")
+    hint = f"run `{BUILD_COMMAND}` in {root}, then the benchmark again"
+    if not npm:
+        raise SystemExit(f"static/vendor/{missing[0]} is missing and npm is not installed: {hint}")
+    print(f"static/vendor/{missing[0]} is missing: building the front-end assets", flush=True)
+    for args in (
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        [npm, "run", "--silent", "build"],
+    ):
+        if subprocess.run(args, cwd=root, check=False).returncode:
+            raise SystemExit(f"`{' '.join(args[1:])}` failed: {hint}")
+    missing = missing_assets(root)
+    if missing:
+        raise SystemExit(f"static/vendor/{missing[0]} is still missing after the build: {hint}")
 
 
 def flush_redis(redis_url: str) -> None:

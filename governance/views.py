@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.authn.reauth import require_recent_authentication
+from core.permissions import request_permissions
 
 from . import conf, selectors, services
 from .diagram import case_flowchart
@@ -33,6 +34,7 @@ from .forms import (
     RevokeForm,
 )
 from .models import CaseStatus, Delegation, Program
+from .rows import InboxRows
 
 AUDIT_PERMISSION = "governance.view_delegation"
 
@@ -79,8 +81,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
         cases = selectors.cases_in_scope(user=request.user, inbox=box, filters=filters)
     size = conf.inbox_page_size()
     page = max(_int(params.get("page")) or 1, 1)
-    rows, total = selectors.page_of(cases, (page - 1) * size, size, now)
-    items = [{"case": case, "via": box.via(case) if show == "open" else None} for case in rows]
+    cases_of_page, total = selectors.page_of(cases, (page - 1) * size, size, now)
+    rows = InboxRows(show_all=show == "all").render(
+        (case, box.via(case) if show == "open" else None) for case in cases_of_page
+    )
     query = params.copy()
     query.pop("page", None)
     query.pop("sort", None)
@@ -88,11 +92,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
         request,
         "governance/inbox.html",
         {
-            "items": items,
+            "rows": rows,
             "total": total,
             "now": now,
             "filters": filters,
-            "params": params,
+            "amount_min": params.get("amount_min", ""),
+            "amount_max": params.get("amount_max", ""),
+            "may_audit": request.user.has_perm(AUDIT_PERMISSION),
             "programs": Program.objects.filter(pk__in=box.programs).order_by("name"),
             "sorts": [
                 ("due", _("Due, overdue first")),
@@ -132,7 +138,9 @@ CASE_PAGE_CSP = {"style-src": [UNSAFE_INLINE]}
 @csp_update(CASE_PAGE_CSP)  # type: ignore[arg-type]  # django-csp types views as (request) only
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     _staff_only(request)
-    case = selectors.case_for_viewer(user=request.user, case_id=case_id)
+    case = selectors.case_for_viewer(
+        user=request.user, case_id=case_id, checker=request_permissions(request)
+    )
     if case is None:
         raise Http404(_("No case you may decide has that number."))
     refusal = None
@@ -184,7 +192,9 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 def case_recall(request: HttpRequest, case_id: int) -> HttpResponse:
     _staff_only(request)
-    case = selectors.case_for_viewer(user=request.user, case_id=case_id)
+    case = selectors.case_for_viewer(
+        user=request.user, case_id=case_id, checker=request_permissions(request)
+    )
     if case is None:
         raise Http404
     form = RecallForm(request.POST)

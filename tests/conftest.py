@@ -133,9 +133,10 @@ def _no_cached_catalogue(settings) -> None:  # type: ignore[no-untyped-def]
     and the entries keyed by them never meet a later test's rows."""
     from django.core.cache import cache
 
-    from integrations.outbox import SUBSCRIBED_TYPES_CACHE_KEY
+    from integrations.outbox import SUBSCRIBED_TYPES_CACHE_KEY, forget_local_subscribed_types
 
     cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
+    forget_local_subscribed_types()
     if not settings.REDIS_URL:
         cache.clear()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Case as CaseWhen
 from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When, Window
 from django.utils import timezone
+from guardian.core import ObjectPermissionChecker
 
 from ..models import DECIDE_PERMISSION, ApprovalCase, CaseStatus, Delegation
 from .authority import Deciding, decidable_cases, deciding
@@ -157,11 +158,19 @@ def _filtered(cases: QuerySet[ApprovalCase], filters: InboxFilters) -> QuerySet[
     return cases
 
 
-def case_for_viewer(*, user: User | AnonymousUser, case_id: int) -> ApprovalCase | None:
+def case_for_viewer(
+    *,
+    user: User | AnonymousUser,
+    case_id: int,
+    checker: ObjectPermissionChecker | None = None,
+) -> ApprovalCase | None:
     """The case if `user` may see it in the workflow screens (any status), else None: staff
     who may decide in its program (own authority, a delegation, or a group named by its
     policy's steps) and its maker. Outsiders are not shown it (a recommender without
-    authority included); a decider who may not decide this one sees why."""
+    authority included); a decider who may not decide this one sees why.
+
+    `checker`: the request's object-permission checker of `user` (`core.permissions`); the
+    program's permissions are prefetched into it, so later checks on the page read none."""
     if not user.is_authenticated or not user.is_active or not user.is_staff:
         return None
     case = (
@@ -173,7 +182,10 @@ def case_for_viewer(*, user: User | AnonymousUser, case_id: int) -> ApprovalCase
         return None
     if user.is_superuser or case.maker_id == user.pk:
         return case
-    if user.has_perm(DECIDE_PERMISSION, case.program):
+    checker = checker or ObjectPermissionChecker(user)
+    # A list, not a queryset: guardian would read the queryset's ids with a query of its own.
+    checker.prefetch_perms([case.program])  # type: ignore[arg-type]
+    if checker.has_perm(DECIDE_PERMISSION, case.program):
         return case
     if Delegation.objects.filter(delegate=user, program_id=case.program_id).exists():
         return case

@@ -17,7 +17,11 @@ from django.db import IntegrityError, transaction
 from core.audit import record_history
 from integrations import conf, targets
 from integrations.models import ApiClient, Subscription
-from integrations.outbox import EVENT_SPECS, SUBSCRIBED_TYPES_CACHE_KEY
+from integrations.outbox import (
+    EVENT_SPECS,
+    SUBSCRIBED_TYPES_CACHE_KEY,
+    forget_local_subscribed_types,
+)
 
 from .clients import ERR_CLIENT_INACTIVE, IntegrationError
 
@@ -210,9 +214,15 @@ def subscription_deactivate(*, actor: User, subscription_id: int) -> Subscriptio
 
 
 def forget_subscribed_types() -> None:
-    """Drop the cached set now and once the current transaction commits."""
+    """Drop the cached set (shared, and this process's copy) now and once the current
+    transaction commits."""
+    _forget()
+    transaction.on_commit(_forget)
+
+
+def _forget() -> None:
     cache.delete(SUBSCRIBED_TYPES_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(SUBSCRIBED_TYPES_CACHE_KEY))
+    forget_local_subscribed_types()
 
 
 def subscriptions_changed(sender: Any, **kwargs: Any) -> None:

@@ -79,3 +79,50 @@ def test_supervisor_who_recommended_sees_why_they_cannot_decide(
     response = client.post(f"/workflow/cases/{own.pk}/", {"outcome": "approve", "reason": "ok"})
     assert response.status_code == 400
     assert not Decision.objects.exists()
+
+
+def _queries(client, url):  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response, [q["sql"] for q in captured.captured_queries]
+
+
+def test_case_page_runs_a_fixed_number_of_queries_and_reads_object_permissions_once(
+    client, case, supervisor
+):
+    from governance import services as governance
+
+    client.force_login(supervisor)
+    url = f"/workflow/cases/{case.pk}/"
+    client.get(url)  # the first request of a process fills Django's own caches
+    _, sql = _queries(client, url)
+    # The session, the user, the case, the program's object permissions (guardian's checker,
+    # prefetched once), the grant (delegations, duty rules, groups, program permissions,
+    # decisions, the grant itself), the decisions, the steps and the timeline.
+    assert len(sql) <= 15
+    checker_reads = [q for q in sql if '"governance_programuserobjectpermission"."id"' in q]
+    assert len(checker_reads) == 1
+    # A decided case with more history: no query per event or step.
+    governance.case_decide(actor=supervisor, case_id=case.pk, outcome="approve", reason="ok")
+    page, sql = _queries(client, url)
+    assert len(sql) <= 7
+    assert page.content.decode().count("usa-process-list__item") >= 2
+
+
+def test_inbox_and_case_page_have_no_whitespace_between_tags(client, case, supervisor):
+    import re
+
+    client.force_login(supervisor)
+    pages = {
+        "/workflow/": ("<h1", '<nav aria-label="Pages"'),
+        f"/workflow/cases/{case.pk}/": ('<div class="grid-row">', '<button class="usa-button"'),
+    }
+    for url, (start, end) in pages.items():
+        html = client.get(url).content.decode()
+        content = html[html.index(start) : html.index(end)]
+        assert "</td></tr>" in content or "decision-form" in content
+        assert not re.search(r">\s{2,}<", content), url

@@ -156,3 +156,27 @@ def test_a_committed_round_tells_status_subscribers_in_one_batch(
         "subscription__client", flat=True
     )
     assert sorted(receivers) == sorted([staff.api_client.pk, requester.api_client.pk] * 3)
+
+
+def test_the_subscribed_types_are_asked_of_the_shared_cache_once_per_interval(monkeypatch):
+    """A burst of writes (every ledger transfer asks) reads the shared cache once; a change in
+    another process (the shared entry replaced) is seen once the local copy's seconds pass."""
+    from django.core.cache import cache
+
+    reads = []
+    real_get = cache.get
+    monkeypatch.setattr(
+        outbox.cache, "get", lambda *args, **kwargs: reads.append(args) or real_get(*args, **kwargs)
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: clock[0])
+    cache.set(outbox.SUBSCRIBED_TYPES_CACHE_KEY, [], 60)
+    for _ in range(100):
+        assert not outbox.wanted("transfer.posted")
+    assert len(reads) == 1
+    cache.set(outbox.SUBSCRIBED_TYPES_CACHE_KEY, ["transfer.posted"], 60)  # another process
+    clock[0] += outbox.SUBSCRIBED_TYPES_LOCAL_SECONDS - 0.1
+    assert not outbox.wanted("transfer.posted")
+    clock[0] += 0.2
+    assert outbox.wanted("transfer.posted")
+    assert len(reads) == 2
