@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "participants",
     "exchange",
     "integrations",
+    "oversight",
     "hms_portal",
 ]
 
@@ -255,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
     "flush-webhook-outbox": {
         "task": "integrations.tasks.flush_webhook_outbox",
         "schedule": env.int("HMS_WEBHOOK_FLUSH_SECONDS", default=60),
+    },
+    "oversight-mark-breaches": {
+        "task": "oversight.tasks.mark_breaches",
+        "schedule": env.int("HMS_OVERSIGHT_BREACH_SECONDS", default=300),
     },
     "clear-expired-oauth-tokens": {
         "task": "integrations.tasks.clear_expired_tokens",
@@ -439,6 +444,7 @@ OAUTH2_PROVIDER = {
         "ledger:read": "Read ledger accounts and transfers",
         "ledger:write": "Post ledger transfers",
         "webhooks:manage": "Manage the client's own webhook subscriptions",
+        "outcomes:read": "Read the bureau's outcome figures (aggregates, no personal data)",
     },
     "DEFAULT_SCOPES": [],
     # Each client gets at most the scopes granted to it in the admin (integrations.ApiClient).
