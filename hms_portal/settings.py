@@ -330,6 +330,12 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
+# The bureau's business calendar (oversight/conf.py): its time zone (empty: TIME_ZONE),
+# working weekdays (0 = Monday) and hours; public holidays are edited in the admin.
+HMS_OVERSIGHT_TIME_ZONE = env.str("HMS_OVERSIGHT_TIME_ZONE", default="")
+HMS_OVERSIGHT_WORKDAYS = env.list("HMS_OVERSIGHT_WORKDAYS", cast=int, default=[0, 1, 2, 3, 4])
+HMS_OVERSIGHT_OPENS = env.str("HMS_OVERSIGHT_OPENS", default="09:00")
+HMS_OVERSIGHT_CLOSES = env.str("HMS_OVERSIGHT_CLOSES", default="17:00")
 USE_I18N = True
 USE_TZ = True
 

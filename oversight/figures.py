@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from allocations import selectors as allocations
+from allocations.selectors import FundBalance
 from service_requests import selectors as requests
 
 from . import stats
@@ -85,16 +86,6 @@ class TimeFigure:
 
 
 @dataclass(frozen=True)
-class FundFigure:
-    code: str
-    currency: str
-    budget_minor: int
-    obligated_minor: int
-    spent_minor: int
-    available_minor: int
-
-
-@dataclass(frozen=True)
 class Outcomes:
     """Every figure of one period and scope."""
 
@@ -111,7 +102,7 @@ class Outcomes:
     csat_responses: int
     csat_mean: float | None
     csat_interval: tuple[float, float] | None
-    funds: list[FundFigure]
+    funds: list[FundBalance]
     open_by_reviewer: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -236,17 +227,6 @@ def outcomes(
     workload = Counter(
         level.facts.assignee_username for level in backlog if level.facts.assignee_username
     )
-    funds = [
-        FundFigure(
-            code=b.code,
-            currency=b.currency,
-            budget_minor=b.budget_minor,
-            obligated_minor=b.obligated_minor,
-            spent_minor=b.spent_minor,
-            available_minor=b.available_minor,
-        )
-        for b in allocations.fund_balances(program_ids=program_ids)
-    ]
     return Outcomes(
         period=period,
         received=received,
@@ -261,6 +241,6 @@ def outcomes(
         csat_responses=len(answered),
         csat_mean=stats.mean(answered),
         csat_interval=stats.mean_interval_95(answered),
-        funds=funds,
+        funds=allocations.fund_balances(program_ids=program_ids),
         open_by_reviewer={name: n for name, n in workload.items() if name},
     )

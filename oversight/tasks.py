@@ -4,24 +4,17 @@ from the outbox. Each task calls one service and is idempotent."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from celery import shared_task
 from django.utils import timezone
 
 from core.audit import system_user
+from service_requests.tasks import EMAIL_TASK_OPTIONS
 
 from . import selectors, services
 
 OUTBOX_GRACE = timedelta(seconds=30)
 OUTBOX_BATCH = 500
-EMAIL_TASK_OPTIONS: dict[str, Any] = {
-    "bind": True,
-    "autoretry_for": (OSError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 600,
-    "max_retries": 8,
-}
 
 
 @shared_task(ignore_result=True)

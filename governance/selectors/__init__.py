@@ -40,6 +40,7 @@ from .programs import (
     program_decider_ids,
     programs_decided_by,
     programs_for,
+    programs_for_ids,
     programs_reviewed_by,
 )
 from .report import (
@@ -83,6 +84,7 @@ __all__ = [
     "program_decider_ids",
     "programs_decided_by",
     "programs_for",
+    "programs_for_ids",
     "programs_reviewed_by",
     "register_subject_duty",
     "step_notify_ids",

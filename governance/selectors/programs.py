@@ -55,3 +55,9 @@ def program_decider_ids(*, program_id: int) -> list[int]:
     ).values("group_id")
     users = get_user_model().objects.filter(Q(pk__in=direct) | Q(groups__in=groups))
     return sorted(set(users.filter(is_active=True).values_list("pk", flat=True)))
+
+
+def programs_for_ids(*, program_ids: list[int] | None) -> QuerySet[Program]:
+    """The programs `program_ids` (None: every program), by name."""
+    found = Program.objects.order_by("name")
+    return found if program_ids is None else found.filter(pk__in=program_ids)

@@ -10,12 +10,20 @@ YEARS = range(2020, 2032)
 
 
 def seed(apps, schema_editor):
-    seed_rows(apps.get_model("oversight", "Holiday"), YEARS)
+    seed_rows(
+        apps.get_model("oversight", "Holiday"),
+        apps.get_model("oversight", "HistoricalHoliday"),
+        YEARS,
+    )
 
 
 def unseed(apps, schema_editor):
     holiday = apps.get_model("oversight", "Holiday")
+    history = apps.get_model("oversight", "HistoricalHoliday")
     for day, name in us_federal_holidays(YEARS).items():
+        history.objects.filter(
+            date=day, name=name[:120], history_change_reason="US federal holiday seeded"
+        ).delete()
         holiday.objects.filter(date=day, name=name[:120]).delete()
 
 

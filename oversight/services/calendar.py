@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import holidays as holiday_tables
 from django.db import transaction
+from django.utils import timezone
 
 from core.audit import record_history
 
@@ -23,9 +24,10 @@ def us_federal_holidays(years: range) -> dict[date, str]:
     return dict(holiday_tables.country_holidays("US", years=years).items())
 
 
-def seed_rows(model: Any, years: range) -> int:
+def seed_rows(model: Any, history: Any, years: range) -> int:
     """Add the federal holidays of `years` missing from `model`'s table (a date already there,
-    under any name, is kept as the bureau edited it). Works with a migration's model too."""
+    under any name, is kept as the bureau edited it), each with its history row (`history`,
+    the historical model). For the data migration, whose models are historical ones."""
     wanted = us_federal_holidays(years)
     present = set(model.objects.filter(date__in=list(wanted)).values_list("date", flat=True))
     missing = [
@@ -34,6 +36,19 @@ def seed_rows(model: Any, years: range) -> int:
         if day not in present
     ]
     model.objects.bulk_create(missing)
+    added = model.objects.filter(date__in=[h.date for h in missing])
+    now = timezone.now()
+    history.objects.bulk_create(
+        history(
+            id=holiday.pk,
+            date=holiday.date,
+            name=holiday.name,
+            history_date=now,
+            history_type="+",
+            history_change_reason="US federal holiday seeded",
+        )
+        for holiday in added
+    )
     return len(missing)
 
 
