@@ -47,7 +47,7 @@ lint: uv
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen lint-imports
-	DEBUG=true $(UV) run --frozen mypy core hms_portal ledger governance allocations service_requests participants integrations exchange
+	DEBUG=true $(UV) run --frozen mypy core hms_portal ledger governance allocations service_requests participants integrations exchange oversight
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
 bench: install

@@ -275,3 +275,37 @@ def round_cases_of_fund_officer(user_id: int) -> Q:
     `user_id` is a finance officer of: separation of duties keeps them from deciding these."""
     rounds = AllocationRound.objects.filter(fund__officers=user_id, approval_case__isnull=False)
     return Q(pk__in=rounds.values("approval_case_id"))
+
+
+@dataclass(frozen=True)
+class FundBalance:
+    """A fund's budget chain as its ledger account holds it (minor units): credited, obligated
+    (reserved for granted claims, not yet paid), spent (paid out) and available (credited less
+    obligated and spent: `ledger.models.Account.available_minor`)."""
+
+    code: str
+    program_id: int
+    currency: str
+    budget_minor: int
+    obligated_minor: int
+    spent_minor: int
+    available_minor: int
+
+
+def fund_balances(*, program_ids: Iterable[int] | None = None) -> list[FundBalance]:
+    """Every fund's balances (of `program_ids` only when given), by code, in one query."""
+    funds = Fund.objects.select_related("account").order_by("code")
+    if program_ids is not None:
+        funds = funds.filter(program_id__in=list(program_ids))
+    return [
+        FundBalance(
+            code=fund.code,
+            program_id=fund.program_id,
+            currency=fund.currency,
+            budget_minor=fund.account.credits_posted,
+            obligated_minor=fund.account.debits_pending,
+            spent_minor=fund.account.debits_posted,
+            available_minor=fund.account.available_minor,
+        )
+        for fund in funds
+    ]

@@ -22,7 +22,12 @@ _REVIEW = [
     "service_requests.view_requestevent",
     "governance.view_program",
 ]
-_SUPERVISE = [*_REVIEW, "governance.view_approvalcase", "governance.view_decision"]
+_SUPERVISE = [
+    *_REVIEW,
+    "governance.view_approvalcase",
+    "governance.view_decision",
+    "oversight.view_outcomes",
+]
 _FINANCE = [
     "service_requests.view_servicerequest",
     "service_requests.view_servicetype",
@@ -60,8 +65,17 @@ _FINANCE = [
     "exchange.view_exchangecycle",
     "exchange.view_exchangeassignment",
     "exchange.view_exchangesnapshot",
+    "oversight.view_outcomes",
 ]
-_OUR_APPS = ("service_requests", "governance", "allocations", "ledger", "exchange", "core")
+_OUR_APPS = (
+    "service_requests",
+    "governance",
+    "allocations",
+    "ledger",
+    "exchange",
+    "core",
+    "oversight",
+)
 
 ROLES: dict[str, list[str] | str] = {
     CIVILIAN: [],

@@ -15,6 +15,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core.api import HasScope, RejectNulMixin
 from integrations import api as integrations_api
 from ledger import api as ledger_api
+from oversight import api as oversight_api
 from service_requests import api as requests_api
 
 app_name = "api"
@@ -74,6 +75,7 @@ urlpatterns = [
         integrations_api.DeliveryList.as_view(),
         name="webhook-deliveries",
     ),
+    path("outcomes/", oversight_api.Outcomes.as_view(), name="outcomes"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's script served as a file (the split view), and its page's inline <style>.
     path(

@@ -71,6 +71,15 @@ def _send_each(
     return sent
 
 
+def _breach_emails(ids: list[Any] | None) -> int:
+    from oversight import selectors, services
+
+    def send(pk: Any) -> str:
+        return services.breach_email_send(actor=None, breach_id=int(pk))
+
+    return _send_each(ids, selectors.breaches_awaiting_email, send)
+
+
 def _webhooks(ids: list[Any] | None) -> int:
     from integrations.outbox import delivery_batches, enqueue_batches
     from integrations.selectors import deliveries_due
@@ -91,6 +100,7 @@ DRAINS: dict[str, Callable[[list[Any] | None], int]] = {
     "draft-link": _draft_links,
     "webhooks": _webhooks,
     "tasks": _tasks,
+    "breach-email": _breach_emails,
 }
 
 

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "participants",
     "exchange",
     "integrations",
+    "oversight",
     "hms_portal",
 ]
 
@@ -260,6 +261,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.flush_webhook_outbox",
         "schedule": env.int("HMS_WEBHOOK_FLUSH_SECONDS", default=60),
     },
+    "oversight-mark-breaches": {
+        "task": "oversight.tasks.mark_breaches",
+        "schedule": env.int("HMS_OVERSIGHT_BREACH_SECONDS", default=300),
+    },
     "clear-expired-oauth-tokens": {
         "task": "integrations.tasks.clear_expired_tokens",
         "schedule": 86400,
@@ -329,6 +334,12 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
+# The bureau's business calendar (oversight/conf.py): its time zone (empty: TIME_ZONE),
+# working weekdays (0 = Monday) and hours; public holidays are edited in the admin.
+HMS_OVERSIGHT_TIME_ZONE = env.str("HMS_OVERSIGHT_TIME_ZONE", default="")
+HMS_OVERSIGHT_WORKDAYS = env.list("HMS_OVERSIGHT_WORKDAYS", cast=int, default=[0, 1, 2, 3, 4])
+HMS_OVERSIGHT_OPENS = env.str("HMS_OVERSIGHT_OPENS", default="09:00")
+HMS_OVERSIGHT_CLOSES = env.str("HMS_OVERSIGHT_CLOSES", default="17:00")
 USE_I18N = True
 USE_TZ = True
 
@@ -443,6 +454,7 @@ OAUTH2_PROVIDER = {
         "ledger:read": "Read ledger accounts and transfers",
         "ledger:write": "Post ledger transfers",
         "webhooks:manage": "Manage the client's own webhook subscriptions",
+        "outcomes:read": "Read the bureau's outcome figures (aggregates, no personal data)",
     },
     "DEFAULT_SCOPES": [],
     # Each client gets at most the scopes granted to it in the admin (integrations.ApiClient).

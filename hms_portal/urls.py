@@ -21,6 +21,7 @@ urlpatterns = [
     path("track/", request_views.track, name="track"),
     path("portfolio/", include("participants.urls")),
     path("workflow/", include("governance.urls")),
+    path("oversight/", include("oversight.urls")),
     path("rounds/", include("allocations.urls")),
     path("exchange/", include("exchange.urls")),
     path("accounts/", include("allauth.urls")),

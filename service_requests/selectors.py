@@ -9,6 +9,8 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from allauth.account.models import EmailAddress
@@ -30,6 +32,7 @@ from .models import (
     NotifyState,
     RequestDraft,
     RequestEvent,
+    SatisfactionResponse,
     ServiceQuestion,
     ServiceRequest,
     ServiceType,
@@ -37,8 +40,6 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from django.contrib.auth.models import AnonymousUser, User
 
 VIEW_ALL_PERMISSION = "service_requests.view_all_requests"
@@ -403,3 +404,111 @@ def drafts_awaiting_link(*, before: datetime, limit: int) -> list[uuid.UUID]:
         .order_by("verify_sent_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# -- reads for oversight (service levels and the figures) ----------------------------------
+
+CLOSING_EVENTS = ("fulfilled", "rejected", "withdrawn")
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What oversight reads of one request: its dates, service, program, target, assignee."""
+
+    id: int
+    tracking_number: str
+    submitted_at: datetime
+    status: str
+    service_type_id: int
+    program_id: int
+    target_days: int
+    assignee_id: int | None
+    assignee_username: str | None
+
+
+_FACT_FIELDS = (
+    "id",
+    "tracking_number",
+    "submitted_at",
+    "status",
+    "service_type_id",
+    "service_type__program_id",
+    "service_type__target_days",
+    "assignee_id",
+    "assignee__username",
+)
+
+
+def _facts(found: QuerySet[ServiceRequest]) -> list[RequestFacts]:
+    return [RequestFacts(*row) for row in found.order_by("id").values_list(*_FACT_FIELDS)]
+
+
+def service_type_ids_of(*, program_ids: list[int]) -> list[int]:
+    return list(ServiceType.objects.filter(program_id__in=program_ids).values_list("pk", flat=True))
+
+
+def requests_open_facts(*, after_id: int = 0, limit: int | None = None) -> list[RequestFacts]:
+    """Open requests (not closed), by id from `after_id` on: what the breach task walks."""
+    found = ServiceRequest.objects.filter(status__in=OPEN_STATUSES, pk__gt=after_id)
+    facts = _facts(found)
+    return facts[:limit] if limit is not None else facts
+
+
+def requests_facts(*, request_ids: list[int]) -> list[RequestFacts]:
+    return [
+        f
+        for chunk in _chunks(request_ids)
+        for f in _facts(ServiceRequest.objects.filter(pk__in=chunk))
+    ]
+
+
+def requests_in_period_facts(
+    *, since: datetime | None, until: datetime, service_type_ids: list[int] | None
+) -> list[RequestFacts]:
+    """Requests a period's figures read: filed before `until` and either filed in the period,
+    still open, or closed (fulfilled, rejected, withdrawn) at or after `since`."""
+    found = ServiceRequest.objects.filter(submitted_at__lt=until)
+    if service_type_ids is not None:
+        found = found.filter(service_type_id__in=service_type_ids)
+    if since is not None:
+        closed_since = RequestEvent.objects.filter(
+            kind__in=CLOSING_EVENTS, created_at__gte=since
+        ).values("request_id")
+        found = found.filter(
+            Q(submitted_at__gte=since) | Q(status__in=OPEN_STATUSES) | Q(pk__in=closed_since)
+        )
+    return _facts(found)
+
+
+# Ids per query when reading rows of many requests (SQLite's limit on bound parameters).
+ID_CHUNK = 5000
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+
+
+def timelines_of(*, request_ids: list[int]) -> dict[int, list[tuple[str, datetime]]]:
+    """Each request's timeline as `(kind, when)`, oldest first (public and staff events)."""
+    timelines: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in request_ids}
+    for chunk in _chunks(request_ids):
+        rows = (
+            RequestEvent.objects.filter(request_id__in=chunk)
+            .order_by("request_id", "created_at", "pk")
+            .values_list("request_id", "kind", "created_at")
+        )
+        for request_id, kind, created_at in rows:
+            timelines[request_id].append((kind, created_at))
+    return timelines
+
+
+def satisfaction_scores_of(*, request_ids: list[int]) -> dict[int, int]:
+    """The satisfaction score given for each of the requests that has one."""
+    scores: dict[int, int] = {}
+    for chunk in _chunks(request_ids):
+        scores.update(
+            SatisfactionResponse.objects.filter(request_id__in=chunk).values_list(
+                "request_id", "score"
+            )
+        )
+    return scores

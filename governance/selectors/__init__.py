@@ -35,7 +35,15 @@ from .inbox import (
     page_of,
 )
 from .membership import Membership, members_as_of
-from .programs import programs_decided_by, programs_for, programs_reviewed_by, programs_worked_by
+from .programs import (
+    program_by_code,
+    program_decider_ids,
+    programs_decided_by,
+    programs_for,
+    programs_for_ids,
+    programs_reviewed_by,
+    programs_worked_by,
+)
 from .report import (
     STEP_AUTHORITY,
     STEP_DELEGATED,
@@ -73,8 +81,11 @@ __all__ = [
     "members_as_of",
     "own_deciders",
     "page_of",
+    "program_by_code",
+    "program_decider_ids",
     "programs_decided_by",
     "programs_for",
+    "programs_for_ids",
     "programs_reviewed_by",
     "programs_worked_by",
     "register_subject_duty",

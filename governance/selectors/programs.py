@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from ..models import DECIDE_PERMISSION, REVIEW_PERMISSION, Program
+from ..models import (
+    DECIDE_PERMISSION,
+    REVIEW_PERMISSION,
+    Program,
+    ProgramGroupObjectPermission,
+    ProgramUserObjectPermission,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -46,3 +53,27 @@ def programs_reviewed_by(*, user: User | AnonymousUser) -> QuerySet[Program]:
 
 def programs_decided_by(*, user: User | AnonymousUser) -> QuerySet[Program]:
     return programs_for(user=user, permission=DECIDE_PERMISSION)
+
+
+def program_by_code(*, code: str) -> Program | None:
+    return Program.objects.filter(code=code).first()
+
+
+def program_decider_ids(*, program_id: int) -> list[int]:
+    """Ids of the active users who hold `decide_program` on the program in their own right,
+    directly or through a group (the program's supervisors)."""
+    codename = DECIDE_PERMISSION.split(".")[1]
+    direct = ProgramUserObjectPermission.objects.filter(
+        content_object_id=program_id, permission__codename=codename
+    ).values("user_id")
+    groups = ProgramGroupObjectPermission.objects.filter(
+        content_object_id=program_id, permission__codename=codename
+    ).values("group_id")
+    users = get_user_model().objects.filter(Q(pk__in=direct) | Q(groups__in=groups))
+    return sorted(set(users.filter(is_active=True).values_list("pk", flat=True)))
+
+
+def programs_for_ids(*, program_ids: list[int] | None) -> QuerySet[Program]:
+    """The programs `program_ids` (None: every program), by name."""
+    found = Program.objects.order_by("name")
+    return found if program_ids is None else found.filter(pk__in=program_ids)

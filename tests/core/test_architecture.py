@@ -28,6 +28,7 @@ APPS = (
     "participants",
     "exchange",
     "integrations",
+    "oversight",
     "hms_portal",
 )
 MAX_MODULE_LINES = 600
