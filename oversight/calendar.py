@@ -14,9 +14,11 @@ Invariants (tested with hand-computed cases in tests/oversight/test_calendar.py)
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 # Monday is 0, as in `date.weekday()`.
@@ -52,6 +54,21 @@ class BusinessCalendar:
         opens = self.opens.hour * 3600 + self.opens.minute * 60 + self.opens.second
         closes = self.closes.hour * 3600 + self.closes.minute * 60 + self.closes.second
         return float(closes - opens)
+
+    @property
+    def week_seconds(self) -> float:
+        """Working seconds of a week without holidays."""
+        return len(self.workdays) * self.day_seconds
+
+    @cached_property
+    def _working_holidays(self) -> tuple[date, ...]:
+        """The holidays that fall on working weekdays, in order."""
+        return tuple(sorted(h for h in self.holidays if h.weekday() in self.workdays))
+
+    def holidays_between(self, first: date, stop: date) -> int:
+        """How many holidays on working weekdays fall in [first, stop)."""
+        found = self._working_holidays
+        return bisect_left(found, stop) - bisect_left(found, first)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.workdays and day not in self.holidays
@@ -119,11 +136,7 @@ def _whole_weeks_seconds(
     of their days lies strictly inside the span measured, so each counts its whole window."""
     if not whole_weeks:
         return 0.0
-    holidays = sum(
-        1
-        for h in calendar.holidays
-        if inner_from <= h < inner_to and h.weekday() in calendar.workdays
-    )
+    holidays = calendar.holidays_between(inner_from, inner_to)
     return (whole_weeks * len(calendar.workdays) - holidays) * calendar.day_seconds
 
 
@@ -139,6 +152,23 @@ def add_working_seconds(calendar: BusinessCalendar, start: datetime, seconds: fl
         return start
     remaining = float(seconds)
     day = start.date()
+    # Jump whole weeks that lie well inside the span (their time counted with their
+    # holidays), leaving at least a week and the first day to walk day by day.
+    weeks = int(remaining // calendar.week_seconds) - 1
+    if weeks > 0:
+        inner_from = day + timedelta(days=1)
+        inner_to = inner_from + timedelta(days=weeks * 7)
+        first_low, first_high = calendar.window(day)
+        first_day = (
+            max(0.0, (first_high - max(start, first_low)).total_seconds())
+            if calendar.is_working_day(day)
+            else 0.0
+        )
+        skipped = _whole_weeks_seconds(calendar, inner_from, inner_to, weeks)
+        if first_day + skipped < remaining:
+            remaining -= first_day + skipped
+            day = inner_to
+            start = datetime.combine(day, time(0, 0), tzinfo=calendar.zone)
     idle = 0
     while True:
         if calendar.is_working_day(day):

@@ -14,6 +14,7 @@ $PY manage.py makemessages --locale es --domain django --no-location --no-obsole
   --ignore 'tests/*' --ignore 'bench/*' --ignore 'docs/*' --ignore 'scripts/*' \
   --ignore 'ledger/*' --ignore 'governance/*' --ignore 'allocations/*' --ignore 'integrations/*' \
   --ignore 'templates/governance/*' --ignore 'templates/allocations/*' --ignore 'templates/admin/*' \
+  --ignore 'oversight/*' --ignore 'templates/oversight/*' \
   --ignore 'service_requests/admin/*' --ignore 'service_requests/api.py' \
   --ignore 'exchange/admin/*' --ignore 'exchange/migrations/*' \
   --ignore 'service_requests/migrations/*' --ignore 'service_requests/management/*' \

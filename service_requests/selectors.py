@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, cast
 from allauth.account.models import EmailAddress
 from django.core import signing
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.crypto import constant_time_compare
 
+from core.db import id_in
 from governance.models import Program
 from governance.selectors import programs_worked_by
 
@@ -458,7 +459,7 @@ def requests_facts(*, request_ids: list[int]) -> list[RequestFacts]:
     return [
         f
         for chunk in _chunks(request_ids)
-        for f in _facts(ServiceRequest.objects.filter(pk__in=chunk))
+        for f in _facts(ServiceRequest.objects.filter(id_in(ServiceRequest, "id", chunk)))
     ]
 
 
@@ -480,11 +481,14 @@ def requests_in_period_facts(
     return _facts(found)
 
 
-# Ids per query when reading rows of many requests (SQLite's limit on bound parameters).
+# Ids per query when reading rows of many requests, except on PostgreSQL, which takes them all
+# as one array (`core.db.id_in`): SQLite limits the parameters of one statement.
 ID_CHUNK = 5000
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
+    if connection.vendor == "postgresql":
+        return [ids] if ids else []
     return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
@@ -493,7 +497,7 @@ def timelines_of(*, request_ids: list[int]) -> dict[int, list[tuple[str, datetim
     timelines: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in request_ids}
     for chunk in _chunks(request_ids):
         rows = (
-            RequestEvent.objects.filter(request_id__in=chunk)
+            RequestEvent.objects.filter(id_in(RequestEvent, "request", chunk))
             .order_by("request_id", "created_at", "pk")
             .values_list("request_id", "kind", "created_at")
         )
@@ -507,8 +511,8 @@ def satisfaction_scores_of(*, request_ids: list[int]) -> dict[int, int]:
     scores: dict[int, int] = {}
     for chunk in _chunks(request_ids):
         scores.update(
-            SatisfactionResponse.objects.filter(request_id__in=chunk).values_list(
-                "request_id", "score"
-            )
+            SatisfactionResponse.objects.filter(
+                id_in(SatisfactionResponse, "request", chunk)
+            ).values_list("request_id", "score")
         )
     return scores

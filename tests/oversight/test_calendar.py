@@ -81,6 +81,10 @@ def test_long_spans_count_whole_weeks_and_their_holidays() -> None:
     # 2 November 09:00 to 30 November 17:00 2026: 21 weekdays, one of them Thanksgiving.
     hours = working_hours_between(CAL, local(2026, 11, 2, 9), local(2026, 11, 30, 17))
     assert hours == 20 * 8
+    # And back: 160 working hours from 2 November 09:00 end at 30 November 17:00 (whole weeks
+    # jumped, Thanksgiving among them).
+    assert add_working_hours(CAL, local(2026, 11, 2, 9), 160) == local(2026, 11, 30, 17)
+    assert add_working_hours(CAL, local(2026, 11, 2, 9), 161) == local(2026, 12, 1, 10)
     # The same span walked day by day (no whole weeks): split at every day and summed.
     days = [local(2026, 11, d, 0) for d in range(2, 31)] + [local(2026, 11, 30, 17)]
     pieces = [local(2026, 11, 2, 9), *days[1:]]

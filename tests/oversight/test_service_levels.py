@@ -124,3 +124,19 @@ def test_the_task_runs_the_service_as_the_system_user(
         assert tasks.mark_breaches() >= 1
         assert tasks.mark_breaches() == 0
     assert Breach.objects.filter(request_id=request.pk).count() == 2  # first response, resolution
+
+
+def test_the_workers_outbox_sweep_sends_a_breach_left_pending(
+    inspection: Any, civilian: Any, supervisor: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from hms_portal.outbox import Drainer
+
+    _target(inspection, first=1)
+    request = submitted(civilian, inspection)
+    place(request, ny(3, 2, 9))
+    with django_capture_on_commit_callbacks(execute=False):
+        services.breaches_mark(now=ny(3, 3, 9))  # the hand-over never ran: still pending
+    Breach.objects.update(detected_at=ny(3, 3, 9))
+    Drainer(sweep_seconds=1).drain({"breach-email": None})
+    assert Breach.objects.get().notify == NotifyState.SENT
+    assert [m.to for m in mail.outbox] == [[supervisor.email]]

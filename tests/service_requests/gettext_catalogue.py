@@ -17,7 +17,7 @@ SPANISH_MO = SPANISH_PO.with_suffix(".mo")
 # the staff screens, and the code of service_requests, participants and exchange but their staff
 # admin, API and migrations.
 PUBLIC_PACKAGES = ("service_requests", "participants", "exchange")
-PUBLIC_TEMPLATE_EXCLUDES = ("governance", "allocations", "admin")
+PUBLIC_TEMPLATE_EXCLUDES = ("governance", "allocations", "admin", "oversight")
 PUBLIC_PYTHON_EXCLUDES = ("admin", "admin.py", "api.py", "migrations", "management")
 
 
