@@ -35,7 +35,7 @@ from .inbox import (
     page_of,
 )
 from .membership import Membership, members_as_of
-from .programs import programs_decided_by, programs_for, programs_reviewed_by
+from .programs import holders, programs_decided_by, programs_for, programs_reviewed_by
 from .report import (
     STEP_AUTHORITY,
     STEP_DELEGATED,
@@ -69,6 +69,7 @@ __all__ = [
     "delegations_for",
     "duty_conflict",
     "duty_table",
+    "holders",
     "may_hold",
     "members_as_of",
     "own_deciders",
