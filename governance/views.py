@@ -33,6 +33,7 @@ from .forms import (
     RevokeForm,
 )
 from .models import CaseStatus, Delegation, Program
+from .subjects import subject_details
 
 AUDIT_PERMISSION = "governance.view_delegation"
 
@@ -118,6 +119,7 @@ def _case_context(request: HttpRequest, case: Any, **extra: Any) -> dict[str, An
         "flowchart": case_flowchart(case, steps) if steps else "",
         "timeline": selectors.case_timeline(case),
         "is_maker": case.maker_id == request.user.pk,
+        "subject": subject_details(case=case, viewer=request.user),
         **extra,
     }
 
