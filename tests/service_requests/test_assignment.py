@@ -346,3 +346,55 @@ def test_a_conflict_declared_hands_back_that_persons_requests(civilian, housing,
     services.conflict_flag(actor=rita, person=civilian, reason="my landlord")
     assert assignee_of(request) == tom.pk
     assert ConflictFlag.history.get().history_user == rita
+
+
+def test_the_candidates_query_equals_its_orm_reference(civilian, housing, business, inspection):
+    from django.contrib.auth.models import Group
+
+    from service_requests.services.assignment import candidates, candidates_reference
+
+    staff_reviewer("direct", housing, cap=3, open_cases=2, open_effort=5, languages="en,es")
+    by_group = _person("grouped", roles.REVIEWER, staff=True)
+    team = Group.objects.create(name="housing-team")
+    assign_perm("governance.review_program", team, housing)
+    by_group.groups.add(team)
+    staff_reviewer("elsewhere", business)
+    away = staff_reviewer("away", housing)
+    today = timezone.localdate()
+    Absence.objects.create(user=away, starts_on=today, ends_on=today, entered_by=away)
+    ended = staff_reviewer("back", housing)
+    Absence.objects.create(
+        user=ended, starts_on=today - timedelta(5), ends_on=today - timedelta(1), entered_by=ended
+    )
+    flagged = staff_reviewer("flagged", housing)
+    ConflictFlag.objects.create(reviewer=flagged, person=civilian, reason="neighbour")
+    gone = staff_reviewer("gone", housing)
+    gone.is_active = False
+    gone.save()
+    request = submitted(civilian, inspection)
+    found = candidates(request)
+    assert found == candidates_reference(request)
+    assert [c.username for c in found] == ["direct", "grouped", "back"]
+    assert found[0] == Candidate(found[0].user_id, "direct", 3, 2, 5, "en,es")
+
+
+def test_workload_per_program_by_hand(civilian, housing, inspection, rent_help, supervisor):
+    from service_requests.selectors import workload_by_program
+
+    remove_perm("governance.review_program", supervisor, housing)
+    rita = staff_reviewer("rita", housing)
+    tom = staff_reviewer("tom", housing)
+    staff_reviewer("ann", housing)  # carries nothing
+    rule(inspection, AssignmentMethod.MANUAL, effort=3)
+    for assignee, service, amount in (
+        (rita, inspection, None),
+        (rita, rent_help, 1000),
+        (tom, rent_help, 1000),
+    ):
+        request = submitted(civilian, service, amount_minor=amount)
+        services.request_assign(actor=assignee, request_id=request.pk, assignee=assignee)
+    [housing_load] = [w for w in workload_by_program() if w.program == housing]
+    # rita 3 + 1 = 4, tom 1, ann 0: Jain = 25 / (3 * 17); Gini = (2*(1*0+2*1+3*4))/(3*5) - 4/3
+    assert sorted(housing_load.loads.values()) == [0, 1, 4]
+    assert housing_load.jain == pytest.approx(25 / 51)
+    assert housing_load.gini == pytest.approx(28 / 15 - 4 / 3)
