@@ -49,6 +49,37 @@ class AbsenceForm(ServiceFormMixin, forms.ModelForm):  # type: ignore[type-arg]
             raise services.RequestError({"user": [services.ERR_ABSENCE_NOT_ALLOWED]})
 
 
+class AssignmentRuleForm(ServiceFormMixin, forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = AssignmentRule
+        fields = ("service_type", "method", "effort", "require_language")
+
+    def check(self, data: dict[str, Any]) -> None:
+        service_type = data.get("service_type") or self.instance.service_type
+        services.assignment_rule_validate(actor=self.request_user, service_type=service_type)
+
+
+class ConflictFlagForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A conflict the signed-in reviewer declares (they are its reviewer)."""
+
+    request_user: Any = None
+
+    class Meta:
+        model = ConflictFlag
+        fields = ("person", "reason")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.reviewer_id is None and self.request_user is not None:
+            self.instance.reviewer = self.request_user
+
+    def clean_person(self) -> Any:
+        person = self.cleaned_data["person"]
+        if self.request_user is not None and person.pk == self.request_user.pk:
+            raise forms.ValidationError(services.ERR_FLAG_SELF)
+        return person
+
+
 class ReviewerProfileForm(ServiceFormMixin, forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = ReviewerProfile
@@ -75,6 +106,7 @@ class SavedByServiceAdmin(HistoryModelAdmin):
 class AssignmentRuleAdmin(SavedByServiceAdmin):
     """How each service's requests find a reviewer (supervisors of its program set it)."""
 
+    form = AssignmentRuleForm
     list_display = ("service_type", "method", "effort", "require_language")
     list_filter = ("method", "service_type__program")
     list_select_related = ("service_type",)
@@ -182,6 +214,7 @@ class AbsenceAdmin(SavedByServiceAdmin):
 class ConflictFlagAdmin(SavedByServiceAdmin):
     """A reviewer's declared conflicts of interest (their own; auditors read all)."""
 
+    form = ConflictFlagForm
     list_display = ("reviewer", "person", "reason", "created_at")
     list_select_related = ("reviewer", "person")
     search_fields = ("person__username", "person__email")

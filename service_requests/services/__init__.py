@@ -29,10 +29,12 @@ history is written under a None actor.
 from ..errors import RequestError, text_validate_printable
 from .assignment import (
     ERR_ABSENCE_NOT_ALLOWED,
+    ERR_FLAG_SELF,
     absence_add,
     absence_validate,
     absences_begin,
     assignment_rule_save,
+    assignment_rule_validate,
     conflict_flag,
     loads_recount,
     may_enter_absence,
@@ -78,12 +80,14 @@ from .satisfaction import request_rate, request_validate_rating
 
 __all__ = [
     "ERR_ABSENCE_NOT_ALLOWED",
+    "ERR_FLAG_SELF",
     "SUBJECT_KIND",
     "RequestError",
     "absence_add",
     "absence_validate",
     "absences_begin",
     "assignment_rule_save",
+    "assignment_rule_validate",
     "attachments_add",
     "attachments_validate",
     "conflict_flag",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -523,6 +523,14 @@ def loads_recount(*, user_ids: Iterable[int] | None = None) -> int:
     return changed
 
 
+def assignment_rule_validate(*, actor: User, service_type: Any) -> None:
+    """Only a supervisor of the service's program (or an administrator) sets its rule."""
+    if not (actor.is_superuser or actor.has_perm(DECIDE_PERMISSION, service_type.program)):
+        raise RequestError(
+            {"service_type": [ERR_RULE_NOT_ALLOWED.format(program=service_type.program)]}
+        )
+
+
 @transaction.atomic
 def assignment_rule_save(
     *,
@@ -537,10 +545,7 @@ def assignment_rule_save(
     from ..models import ServiceType
 
     service_type = ServiceType.objects.select_related("program").get(pk=service_type_id)
-    if not (actor.is_superuser or actor.has_perm(DECIDE_PERMISSION, service_type.program)):
-        raise RequestError(
-            {"service_type": [ERR_RULE_NOT_ALLOWED.format(program=service_type.program)]}
-        )
+    assignment_rule_validate(actor=actor, service_type=service_type)
     # Locked, with the assignment lock: no choice reads this rule half-changed.
     advisory_xact_lock(ASSIGNMENT_LOCK)
     rule = AssignmentRule.objects.select_for_update().filter(service_type=service_type).first()

@@ -304,3 +304,67 @@ def test_a_reviewer_cannot_change_their_own_cap(client, team):
     response = client.post(url, {"user": str(tess.pk), "cap": "99", "languages": "en"})
     assert response.status_code == 403
     assert ReviewerProfile.objects.get(pk=profile.pk).cap == 40
+    client.logout()
+    assert "login" in client.post(url, {"cap": "99"})["Location"]
+    assert ReviewerProfile.objects.get(pk=profile.pk).cap == 40
+
+
+# -- assignment rules and conflicts in the admin ------------------------------------------------
+
+RULE_ADD = reverse("admin:service_requests_assignmentrule_add")
+FLAG_ADD = reverse("admin:service_requests_conflictflag_add")
+
+
+def test_a_supervisor_sets_a_rule_for_their_program(client, supervisor, inspection):
+    from service_requests.models import AssignmentRule
+
+    client.force_login(supervisor)
+    response = client.post(
+        RULE_ADD, {"service_type": str(inspection.pk), "method": "round_robin", "effort": "2"}
+    )
+    assert response.status_code == 302
+    rule = AssignmentRule.objects.get(service_type=inspection)
+    assert (rule.method, rule.effort, rule.require_language) == ("round_robin", 2, False)
+    assert rule.history.get().history_user == supervisor
+
+
+def test_a_rule_is_refused_to_reviewers_and_other_programs_supervisors(
+    client, reviewer, outsider_supervisor, inspection
+):
+    from service_requests.models import AssignmentRule
+
+    client.force_login(reviewer)
+    assert client.get(RULE_ADD).status_code == 403
+    # The supervisors' model permission, but the decide permission of another program.
+    client.force_login(outsider_supervisor)
+    response = client.post(
+        RULE_ADD, {"service_type": str(inspection.pk), "method": "manual", "effort": "1"}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["service_type"]
+    assert not AssignmentRule.objects.exists()
+    client.logout()
+    assert "login" in client.get(RULE_ADD)["Location"]
+
+
+def test_a_reviewer_declares_a_conflict(client, reviewer, civilian):
+    from service_requests.models import ConflictFlag
+
+    client.force_login(reviewer)
+    response = client.post(FLAG_ADD, {"person": str(civilian.pk), "reason": "my sister"})
+    assert response.status_code == 302
+    flag = ConflictFlag.objects.get()
+    assert (flag.reviewer, flag.person) == (reviewer, civilian)
+    assert flag.history.get().history_user == reviewer
+
+
+def test_conflicts_are_refused_to_civilians_and_anonymous(client, civilian, other_civilian):
+    from service_requests.models import ConflictFlag
+
+    client.force_login(civilian)
+    response = client.post(FLAG_ADD, {"person": str(other_civilian.pk), "reason": "x"})
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+    client.logout()
+    assert "login" in client.get(FLAG_ADD)["Location"]
+    assert not ConflictFlag.objects.exists()
