@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from governance.selectors import programs_decided_by
 
-from .. import selectors, services
+from .. import services, workload
 
 if TYPE_CHECKING:
     from django.urls import URLPattern
@@ -68,7 +68,7 @@ class QueueViewsAdmin:
         """The reviewer's open requests, overdue first, the counts in the title."""
         if not self.has_view_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied
-        queue = selectors.my_queue(user=request.user)
+        queue = workload.my_queue(user=request.user)
         overdue = len([r for r in queue if getattr(r, "overdue", False)])
         title = _("My queue: %(open)d open, %(overdue)d overdue") % {
             "open": len(queue),
@@ -90,8 +90,8 @@ class QueueViewsAdmin:
         if not may_supervise_teams(request.user):
             raise PermissionDenied
         opts = self.model._meta  # type: ignore[attr-defined]
-        team = selectors.team_of(supervisor=request.user)
-        unassigned = list(selectors.unassigned_queue(user=request.user)[:200])
+        team = workload.team_of(supervisor=request.user)
+        unassigned = list(workload.unassigned_queue(user=request.user)[:200])
         request_ids = [r.pk for m in team for r in m.requests] + [r.pk for r in unassigned]
         if request.user.is_superuser:
             program_ids = list(
@@ -100,7 +100,7 @@ class QueueViewsAdmin:
             )
         else:
             program_ids = list(programs_decided_by(user=request.user).values_list("pk", flat=True))
-        reviewers = selectors.reviewers_of(program_ids=program_ids)
+        reviewers = workload.reviewers_of(program_ids=program_ids)
         form = ReassignForm(
             request.POST or None, request_ids=request_ids, reviewers=reviewers, prefix="move"
         )

@@ -379,7 +379,7 @@ def test_the_candidates_query_equals_its_orm_reference(civilian, housing, busine
 
 
 def test_workload_per_program_by_hand(civilian, housing, inspection, rent_help, supervisor):
-    from service_requests.selectors import workload_by_program
+    from service_requests.workload import workload_by_program
 
     remove_perm("governance.review_program", supervisor, housing)
     rita = staff_reviewer("rita", housing)
