@@ -79,3 +79,18 @@ def timed_ms(run: Callable[[], object], *, runs: int = 30, warmup: int = 5) -> l
 def percentile_95(values: list[float]) -> float:
     """The 95th percentile of `values`."""
     return statistics.quantiles(values, n=20)[-1]
+
+
+def migrated_postgres(variable: str, default: str, bench: str) -> bool:
+    """Point Django at the benchmark's PostgreSQL database (`variable`, else `default`),
+    created if missing and migrated. False (with a message) when the URL is not PostgreSQL."""
+    url = bench_database(variable, default)
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(f"{bench} needs PostgreSQL: set {variable} to a postgres:// URL")
+        return False
+    ensure_database(url)
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    return True

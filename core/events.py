@@ -34,6 +34,9 @@ REQUEST_SUBMITTED = "request.submitted"  # request: the new ServiceRequest
 REQUEST_STATUS_CHANGED = "request.status_changed"
 CASE_DECIDED = "case.decided"  # case: the ApprovalCase, outcome: "approved" or "rejected"
 CASE_OUTCOME = "case.outcome"  # to one handler per subject kind: case, decision, actor
+# to one handler per subject kind: case, viewer; returns what the case page shows of the
+# subject (`governance.subjects.SubjectDetails`) or None
+CASE_SUBJECT_DETAILS = "case.subject_details"
 ROUND_COMMITTED = "round.committed"  # round: the committed AllocationRound
 # claim_ids: the claims a committed round (or a finance officer) granted, actor: who granted
 CLAIMS_GRANTED = "claims.granted"
@@ -46,6 +49,7 @@ FACTS = frozenset(
         REQUEST_STATUS_CHANGED,
         CASE_DECIDED,
         CASE_OUTCOME,
+        CASE_SUBJECT_DETAILS,
         ROUND_COMMITTED,
         CLAIMS_GRANTED,
         TRANSFERS_POSTED,
@@ -106,6 +110,11 @@ def handler_for(fact: str, key: str) -> Handler:
         return _single[(_known(fact), key)]
     except KeyError:
         raise RuntimeError(f"No handler of {fact!r} registered for {key!r}.") from None
+
+
+def registered_for(fact: str, key: str) -> bool:
+    """Whether a handler of `fact` is registered for `key` (for optional single handlers)."""
+    return (_known(fact), key) in _single
 
 
 def announce_to_one(fact: str, key: str, /, **data: Any) -> Any:

@@ -20,6 +20,12 @@ _REVIEW = [
     "service_requests.change_servicerequest",
     "service_requests.view_servicetype",
     "service_requests.view_requestevent",
+    "service_requests.view_assignmentrule",
+    "service_requests.view_reviewerprofile",
+    "service_requests.view_absence",
+    "service_requests.add_absence",
+    "service_requests.view_conflictflag",
+    "service_requests.add_conflictflag",
     "governance.view_program",
 ]
 _SUPERVISE = [
@@ -27,6 +33,9 @@ _SUPERVISE = [
     "governance.view_approvalcase",
     "governance.view_decision",
     "oversight.view_outcomes",
+    "service_requests.add_assignmentrule",
+    "service_requests.change_assignmentrule",
+    "service_requests.change_reviewerprofile",
 ]
 _FINANCE = [
     "service_requests.view_servicerequest",

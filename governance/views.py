@@ -35,6 +35,7 @@ from .forms import (
 )
 from .models import CaseStatus, Delegation, Program
 from .rows import InboxRows
+from .subjects import subject_details
 
 AUDIT_PERMISSION = "governance.view_delegation"
 
@@ -124,6 +125,7 @@ def _case_context(request: HttpRequest, case: Any, **extra: Any) -> dict[str, An
         "flowchart": case_flowchart(case, steps) if steps else "",
         "timeline": selectors.case_timeline(case),
         "is_maker": case.maker_id == request.user.pk,
+        "subject": subject_details(case=case, viewer=request.user),
         **extra,
     }
 

@@ -241,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "service_requests.tasks.purge_stale_drafts",
         "schedule": 3600,
     },
+    "begin-absences": {
+        "task": "service_requests.tasks.begin_absences",
+        "schedule": 3600,
+    },
     "void-expired-pending-transfers": {
         "task": "ledger.tasks.void_expired_pending",
         "schedule": 60,

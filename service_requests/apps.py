@@ -15,7 +15,7 @@ class ServiceRequestsConfig(AppConfig):
         from core import events
         from governance.models import Program
 
-        from . import receivers, selectors, services
+        from . import receivers, selectors, services, workload
         from .models import ServiceQuestion, ServiceRequest, ServiceType
 
         for model in (ServiceType, ServiceQuestion, Program, Fund):
@@ -35,5 +35,8 @@ class ServiceRequestsConfig(AppConfig):
             events.CASE_OUTCOME, services.SUBJECT_KIND, services.request_on_decision
         )
         events.subscribe(events.CLAIMS_GRANTED, services.requests_on_claims_granted)
+        events.subscribe_one(
+            events.CASE_SUBJECT_DETAILS, services.SUBJECT_KIND, workload.case_subject_details
+        )
         # The services enqueue the outbox's tasks by name: register them in every process.
         import_module("service_requests.tasks")

@@ -99,6 +99,9 @@ WITHDRAWABLE_STATUSES = [Status.SUBMITTED, Status.IN_REVIEW, Status.INFO_REQUEST
 CLOSED_STATUSES = [Status.FULFILLED, Status.REJECTED, Status.WITHDRAWN]
 RATABLE_STATUSES = [Status.FULFILLED, Status.REJECTED]
 
+# The statuses in which a request is on its reviewer's desk: it counts towards their load.
+REVIEW_STATUSES = [Status.SUBMITTED, Status.IN_REVIEW, Status.INFO_REQUESTED]
+
 OPEN_STATUSES = [
     Status.SUBMITTED,
     Status.IN_REVIEW,
@@ -150,6 +153,11 @@ class ServiceRequest(models.Model):
         null=True,
         blank=True,
         related_name="recommended_requests",
+    )
+    recommendation_note = models.TextField(
+        _("recommendation note"),
+        blank=True,
+        help_text=_("The reviewer's reasons for recommending approval, shown to supervisors."),
     )
     approval_case = models.OneToOneField(
         ApprovalCase,
@@ -268,6 +276,7 @@ class ServiceRequest(models.Model):
 class EventKind(models.TextChoices):
     SUBMITTED = "submitted", _("Received")
     ASSIGNED = "assigned", _("Assigned")
+    UNASSIGNED = "unassigned", _("Waiting for a reviewer")
     REVIEW_STARTED = "review_started", _("Review started")
     INFO_REQUESTED = "info_requested", _("Information requested")
     INFO_PROVIDED = "info_provided", _("Information provided")
@@ -569,3 +578,14 @@ class DraftFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The assignment's models live in their own module; importing them here registers them.
+from .assignment_models import (  # noqa: E402, F401
+    DEFAULT_CAP,
+    Absence,
+    AssignmentMethod,
+    AssignmentRule,
+    ConflictFlag,
+    ReviewerProfile,
+)

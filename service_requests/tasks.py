@@ -11,6 +11,8 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from core.audit import system_user
+
 from . import selectors, services
 
 logger = logging.getLogger(__name__)
@@ -59,3 +61,10 @@ def send_draft_verification(self, draft_id: str) -> str:  # type: ignore[no-unty
     """Email the one-time link that files a draft made without an account. Idempotent: a link
     already sent (or replaced, or used) is skipped."""
     return services.draft_verification_send(actor=None, draft_id=draft_id)
+
+
+@shared_task
+def begin_absences() -> int:
+    """Beat, hourly: hand back the open requests of staff whose absence starts today
+    (idempotent: once handed back, nothing is left to hand back)."""
+    return services.absences_begin(actor=system_user())

@@ -64,7 +64,9 @@ def pending_approval(
 ) -> tuple[ServiceRequest, ApprovalCase]:
     request = submitted(civilian, service_type, amount_minor=amount_minor)
     services.request_start_review(actor=reviewer, request_id=request.pk)
-    request = services.request_recommend(actor=reviewer, request_id=request.pk)
+    request = services.request_recommend(
+        actor=reviewer, request_id=request.pk, note="Meets the criteria."
+    )
     assert request.approval_case is not None
     return request, request.approval_case
 

@@ -36,6 +36,7 @@ from .inbox import (
 )
 from .membership import Membership, members_as_of
 from .programs import (
+    holders,
     program_by_code,
     program_decider_ids,
     programs_decided_by,
@@ -77,6 +78,7 @@ __all__ = [
     "delegations_for",
     "duty_conflict",
     "duty_table",
+    "holders",
     "may_hold",
     "members_as_of",
     "own_deciders",

@@ -77,3 +77,23 @@ def programs_for_ids(*, program_ids: list[int] | None) -> QuerySet[Program]:
     """The programs `program_ids` (None: every program), by name."""
     found = Program.objects.order_by("name")
     return found if program_ids is None else found.filter(pk__in=program_ids)
+
+
+def holders(*, program_id: int, permission: str) -> QuerySet[User]:
+    """The active users holding `permission` on the program, directly or through a group
+    (superusers are not counted: they hold everything and review nothing by default). One
+    query, usable as a subquery."""
+    codename = permission.split(".", 1)[1]
+    app_label = permission.split(".", 1)[0]
+    direct = ProgramUserObjectPermission.objects.filter(
+        content_object_id=program_id,
+        permission__codename=codename,
+        permission__content_type__app_label=app_label,
+    ).values("user_id")
+    groups = ProgramGroupObjectPermission.objects.filter(
+        content_object_id=program_id,
+        permission__codename=codename,
+        permission__content_type__app_label=app_label,
+    ).values("group_id")
+    users = get_user_model().objects.filter(Q(pk__in=direct) | Q(groups__in=groups))
+    return users.filter(is_active=True).distinct()  # type: ignore[return-value]

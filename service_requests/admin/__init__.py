@@ -5,6 +5,6 @@ and reports, per request, what the service refused. The change page is read-only
 (state changes only through services); its object tools post the same actions.
 """
 
-from . import config, requests, satisfaction
+from . import assignment, config, requests, satisfaction
 
-__all__ = ["config", "requests", "satisfaction"]
+__all__ = ["assignment", "config", "requests", "satisfaction"]

@@ -16,6 +16,7 @@ from .actions import RequestActionsAdmin
 from .display import RequestDisplayMixin
 from .filters import AgeFilter, StaffAssigneeFilter
 from .labels import TRACKING_FULL_RE, TRACKING_PREFIX_RE
+from .queues import QueueViewsAdmin
 
 
 class RequestEventInline(ReadOnlyAdminMixin, TabularInline):
@@ -34,7 +35,7 @@ class RequestEventInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(RequestDisplayMixin, RequestActionsAdmin):
+class ServiceRequestAdmin(QueueViewsAdmin, RequestDisplayMixin, RequestActionsAdmin):
     """Civilians' requests, scoped to the programs the staff member works for.
 
     Every field is read-only; reviewers (`change_servicerequest`) move requests on with the
@@ -94,7 +95,10 @@ class ServiceRequestAdmin(RequestDisplayMixin, RequestActionsAdmin):
             {"fields": ("requester", "contact_name", "contact_email", "contact_phone")},
         ),
         (_("Request"), {"fields": ("description", "answers_given", "documents")}),
-        (_("Approval and funding"), {"fields": ("approval_case", "funding")}),
+        (
+            _("Approval and funding"),
+            {"fields": ("recommendation_note", "approval_case", "funding")},
+        ),
     )
 
     # -- scope and permissions ------------------------------------------------------------------

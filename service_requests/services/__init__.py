@@ -11,6 +11,8 @@ filing without an account (the draft services) and the outbox's Celery tasks; no
 history is written under a None actor.
 
 - `requests`: filing a request, its tracking number, assignment, withdrawal.
+- `assignment`: who reviews a request (round robin, least loaded, manual), the unassigned
+  queue, reassignment, absences, caps, conflicts of interest, the reviewers' loads.
 - `review`: the review steps, governance's decision, fulfilment.
 - `funding`: requests funded when their claims are granted (one fund's waiting claims, or an
   allocation round's grants in bulk).
@@ -25,6 +27,22 @@ history is written under a None actor.
 """
 
 from ..errors import RequestError, text_validate_printable
+from .assignment import (
+    ERR_ABSENCE_NOT_ALLOWED,
+    ERR_FLAG_SELF,
+    absence_add,
+    absence_validate,
+    absences_begin,
+    assignment_rule_save,
+    assignment_rule_validate,
+    conflict_flag,
+    loads_recount,
+    may_enter_absence,
+    profile_validate,
+    reassign_validate,
+    request_reassign,
+    reviewer_profile_save,
+)
 from .attachments import attachments_add, attachments_validate
 from .catalogue import service_type_save
 from .drafts import (
@@ -56,14 +74,23 @@ from .review import (
     request_provide_info,
     request_recommend,
     request_start_review,
+    request_validate_note,
 )
 from .satisfaction import request_rate, request_validate_rating
 
 __all__ = [
+    "ERR_ABSENCE_NOT_ALLOWED",
+    "ERR_FLAG_SELF",
     "SUBJECT_KIND",
     "RequestError",
+    "absence_add",
+    "absence_validate",
+    "absences_begin",
+    "assignment_rule_save",
+    "assignment_rule_validate",
     "attachments_add",
     "attachments_validate",
+    "conflict_flag",
     "draft_add_files",
     "draft_remove_file",
     "draft_request_verification",
@@ -74,6 +101,10 @@ __all__ = [
     "event_email_send",
     "filer_for",
     "guest_user_for",
+    "loads_recount",
+    "may_enter_absence",
+    "profile_validate",
+    "reassign_validate",
     "request_answers",
     "request_ask_info",
     "request_assign",
@@ -82,14 +113,17 @@ __all__ = [
     "request_on_decision",
     "request_provide_info",
     "request_rate",
+    "request_reassign",
     "request_recommend",
     "request_start_review",
     "request_submit",
     "request_validate_amount",
+    "request_validate_note",
     "request_validate_rating",
     "request_validate_resubmission",
     "request_withdraw",
     "requests_on_claims_granted",
+    "reviewer_profile_save",
     "service_type_save",
     "text_validate_printable",
 ]

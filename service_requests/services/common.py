@@ -8,6 +8,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from celery import current_app
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django_fsm import can_proceed
 
 from core.audit import record_history
@@ -15,7 +17,14 @@ from core.outbox import hand_over
 from governance.models import REVIEW_PERMISSION
 
 from ..errors import ERR_NOT_ALLOWED, ERR_STALE, RequestError
-from ..models import NotifyState, RequestEvent, ServiceRequest
+from ..models import (
+    REVIEW_STATUSES,
+    AssignmentRule,
+    NotifyState,
+    RequestEvent,
+    ReviewerProfile,
+    ServiceRequest,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -137,6 +146,42 @@ def step(
 
 
 def save_with_history(request: ServiceRequest, *, actor: User, reason: str) -> None:
-    """Save the request; its history row names `actor` and `reason`."""
+    """Save the request; its history row names `actor` and `reason`; the reviewers' loads
+    follow a change of assignee or status in the same transaction."""
+    before_assignee, before_status = ServiceRequest.objects.filter(pk=request.pk).values_list(
+        "assignee_id", "status"
+    ).first() or (None, None)
     record_history(request, actor=actor, reason=reason)
     request.save()
+    loads_move(request, before_assignee=before_assignee, before_status=before_status)
+
+
+def effort_of(service_type_id: int) -> int:
+    effort = (
+        AssignmentRule.objects.filter(service_type_id=service_type_id)
+        .values_list("effort", flat=True)
+        .first()
+    )
+    return effort or 1
+
+
+def loads_move(
+    request: ServiceRequest, *, before_assignee: int | None, before_status: str | None
+) -> None:
+    """Move the request's weight from its former assignee's load to its current one's, when
+    the change of assignee or status moved it (only requests in review statuses count)."""
+    before = before_assignee if before_status in REVIEW_STATUSES else None
+    after = request.assignee_id if request.status in REVIEW_STATUSES else None
+    if before == after:
+        return
+    effort = effort_of(request.service_type_id)
+    if before is not None:
+        ReviewerProfile.objects.filter(user_id=before).update(
+            open_cases=Greatest(F("open_cases") - 1, 0),
+            open_effort=Greatest(F("open_effort") - effort, 0),
+        )
+    if after is not None:
+        ReviewerProfile.objects.get_or_create(user_id=after)
+        ReviewerProfile.objects.filter(user_id=after).update(
+            open_cases=F("open_cases") + 1, open_effort=F("open_effort") + effort
+        )

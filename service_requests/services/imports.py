@@ -20,7 +20,8 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import NotifyState, RequestEvent, ServiceRequest, ServiceType
+from ..models import REVIEW_STATUSES, NotifyState, RequestEvent, ServiceRequest, ServiceType
+from .assignment import assign_automatically
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -87,6 +88,11 @@ def requests_import_finish(*, actor: User, requests: Sequence[ServiceRequest], s
         requests, default_user=actor, default_change_reason=f"imported from {source}"
     )
     _keep_tracking_numbers_free(requests)
+    # Old requests still awaiting review are assigned as new arrivals are, in the import's
+    # transaction (one history row more each, naming the rule).
+    for request in requests:
+        if request.status in REVIEW_STATUSES and request.assignee_id is None:
+            assign_automatically(request, why="assigned on import")
 
 
 def _keep_tracking_numbers_free(requests: Sequence[ServiceRequest]) -> None:

@@ -26,6 +26,7 @@ from ..models import (
     ServiceRequest,
     ServiceType,
 )
+from .assignment import assign_automatically
 from .common import event_record, is_requester, is_reviewer, locked, refuse_stale, save_with_history
 
 if TYPE_CHECKING:
@@ -229,6 +230,8 @@ def _submit(
         message=standard.english(standard.RECEIVED, service=service_type.name),
         notify=True,
     )
+    # In the arrival's transaction: a request is never filed without its assignment decided.
+    assign_automatically(request)
     return request
 
 

@@ -17,8 +17,9 @@ from ledger import services as ledger
 from ledger.models import OwnerKind
 
 from .. import messages as standard
-from ..errors import ERR_MESSAGE_REQUIRED, RequestError
+from ..errors import ERR_MESSAGE_REQUIRED, RequestError, text_validate_printable
 from ..models import EventKind, ServiceRequest
+from .assignment import assign_automatically
 from .common import event_record, is_requester, save_with_history, step
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from governance.models import ApprovalCase, Decision
 
 SUBJECT_KIND = "service_request"
+ERR_NOTE_REQUIRED = _("Write why you recommend approval: supervisors read it before deciding.")
 
 
 @transaction.atomic
@@ -36,11 +38,13 @@ def request_start_review(*, actor: User, request_id: int) -> ServiceRequest:
     if request.assignee_id is None:
         request.assignee = actor
     save_with_history(request, actor=actor, reason="review started")
+    # The confirmation page promises this email ("when the review starts").
     event_record(
         request,
         kind=EventKind.REVIEW_STARTED,
         actor=actor,
         message=standard.english(standard.REVIEW_STARTED),
+        notify=True,
     )
     return request
 
@@ -80,9 +84,20 @@ def request_provide_info(*, actor: User, request_id: int, message: str) -> Servi
     return request
 
 
+def request_validate_note(note: str) -> str:
+    """The recommendation's reasons are required (a field error on `note`)."""
+    note = (note or "").strip()
+    if not note:
+        raise RequestError({"note": [ERR_NOTE_REQUIRED]})
+    text_validate_printable(note)
+    return note
+
+
 @transaction.atomic
-def request_recommend(*, actor: User, request_id: int, note: str = "") -> ServiceRequest:
-    """The reviewer recommends approval: an approval case opens for the program's supervisors."""
+def request_recommend(*, actor: User, request_id: int, note: str) -> ServiceRequest:
+    """The reviewer recommends approval, giving their reasons (required, kept with the request
+    and shown to supervisors): an approval case opens for the program's supervisors."""
+    note = request_validate_note(note)
     request = step(actor=actor, request_id=request_id, transition="recommend", action="recommended")
     amount = ""
     if request.amount_minor is not None:
@@ -92,7 +107,7 @@ def request_recommend(*, actor: User, request_id: int, note: str = "") -> Servic
         program=request.service_type.program,
         subject_kind=SUBJECT_KIND,
         subject_label=f"{request.tracking_number} · {request.service_type.name}{amount}",
-        summary=(note.strip() + "\n\n" if note.strip() else "") + request.description,
+        summary=note + "\n\n" + request.description,
         amount_minor=request.amount_minor,
         currency=request.currency if request.amount_minor is not None else "",
         maker=request.requester,
@@ -100,12 +115,15 @@ def request_recommend(*, actor: User, request_id: int, note: str = "") -> Servic
         scope_key=request.service_type.code,
     )
     request.recommended_by = actor
+    request.recommendation_note = note
     save_with_history(request, actor=actor, reason="recommended for approval")
+    # Emailed like every public step ("we reply by email at each step").
     event_record(
         request,
         kind=EventKind.RECOMMENDED,
         actor=actor,
         message=standard.english(standard.RECOMMENDED),
+        notify=True,
     )
     return request
 
@@ -167,6 +185,12 @@ def request_on_decision(case: ApprovalCase, decision: Decision, actor: User) -> 
         returned = decision.outcome == Outcome.RETURN
         save_with_history(
             request, actor=actor, reason="returned to review" if returned else "recalled"
+        )
+        # Affinity: it goes back to whoever had it, while they can take it.
+        assign_automatically(
+            request,
+            affinity_id=request.assignee_id or request.recommended_by_id,
+            why="returned",
         )
         event_record(
             request,

@@ -22,7 +22,7 @@ def bureau(submit, rent_help, inspection, permit_help, reviewer, approve):  # ty
     decision), a request waiting for funds and plain ones."""
     paid = submit(rent_help, amount_minor=200_000)
     services.request_start_review(actor=reviewer, request_id=paid.pk)
-    services.request_recommend(actor=reviewer, request_id=paid.pk)
+    services.request_recommend(actor=reviewer, request_id=paid.pk, note="Meets the criteria.")
     approve(paid)
     services.request_fulfil(actor=reviewer, request_id=paid.pk)
     submit(inspection)
@@ -144,7 +144,9 @@ def test_grant_waiting_claims_funds_the_waiting_requests(
     for _ in range(3):  # 3 x 4,000.00 on a 10,000.00 fund: the third waits
         request = submit(rent_help, amount_minor=400_000)
         services.request_start_review(actor=reviewer, request_id=request.pk)
-        services.request_recommend(actor=reviewer, request_id=request.pk)
+        services.request_recommend(
+            actor=reviewer, request_id=request.pk, note="Meets the criteria."
+        )
         waiting.append(approve(request))
     assert waiting[2].status == Status.AWAITING_FUNDS
     allocations.fund_credit(actor=actor, fund=fund, amount_minor=500_000, idempotency_key="more")

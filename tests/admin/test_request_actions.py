@@ -31,7 +31,9 @@ def in_review(new_request, reviewer) -> ServiceRequest:  # type: ignore[no-untyp
 
 @pytest.fixture
 def pending_approval(in_review, reviewer) -> ServiceRequest:  # type: ignore[no-untyped-def]
-    return services.request_recommend(actor=reviewer, request_id=in_review.pk)
+    return services.request_recommend(
+        actor=reviewer, request_id=in_review.pk, note="Meets the criteria."
+    )
 
 
 def test_assign_to_me_assigns_the_reviewer(client, reviewer, new_request):
@@ -86,8 +88,9 @@ def test_ask_for_information_refuses_an_empty_message(client, reviewer, in_revie
 
 def test_recommend_opens_an_approval_case(client, reviewer, in_review):
     client.force_login(reviewer)
-    act(client, "recommend", in_review)
+    act(client, "recommend", in_review, apply="1", note="Meets the criteria.")
     in_review = fresh(in_review)
+    assert in_review.recommendation_note == "Meets the criteria."
     assert in_review.status == Status.PENDING_APPROVAL
     assert in_review.approval_case is not None
     assert in_review.recommended_by == reviewer
@@ -108,7 +111,7 @@ def test_mark_fulfilled_closes_an_approved_request(client, reviewer, pending_app
 def test_mark_fulfilled_pays_a_funded_request(client, reviewer, submit, rent_help, approve):
     funded = submit(rent_help, amount_minor=100_000)
     services.request_start_review(actor=reviewer, request_id=funded.pk)
-    services.request_recommend(actor=reviewer, request_id=funded.pk)
+    services.request_recommend(actor=reviewer, request_id=funded.pk, note="Meets the criteria.")
     funded = approve(funded)
     assert funded.status == Status.FUNDED
     client.force_login(reviewer)

@@ -130,7 +130,8 @@ def test_change_page_is_read_only_and_shows_the_timeline(client, reviewer, housi
     assert response.context["adminform"].form.fields == {}
     content = response.content.decode()
     assert "A reviewer is looking at your request." in content
-    assert "Start review" in content  # offered as an object tool
+    assert "Recommend for approval" in content  # offered as an object tool
+    assert 'data-action="start_review"' not in content  # not in this state
 
     before = ServiceRequest.objects.get(pk=reviewing.pk)
     client.post(change_url(reviewing), {"status": Status.FULFILLED, "contact_name": "X"})

@@ -97,7 +97,9 @@ def test_a_spanish_speaker_files_follows_answers_and_rates_in_spanish(
     expect(page.locator(".usa-alert--success")).to_contain_text("Gracias")
     expect(page.locator("#request-status")).to_have_text("En revisión")
 
-    recommended = services.request_recommend(actor=reviewer, request_id=filed.pk)
+    recommended = services.request_recommend(
+        actor=reviewer, request_id=filed.pk, note="Meets the criteria."
+    )
     assert recommended.approval_case is not None
     governance.case_decide(
         actor=supervisor, case_id=recommended.approval_case.pk, outcome="approve", reason="Bien."

@@ -148,7 +148,9 @@ def test_a_civilian_files_without_an_account_and_follows_it_to_the_end(
     check_accessible(page, "answered request")
 
     # The decision reaches the civilian by email, in their language; then they rate.
-    recommended = services.request_recommend(actor=reviewer, request_id=filed.pk)
+    recommended = services.request_recommend(
+        actor=reviewer, request_id=filed.pk, note="Meets the criteria."
+    )
     assert recommended.approval_case is not None
     governance.case_decide(
         actor=supervisor, case_id=recommended.approval_case.pk, outcome="approve", reason="Fine."

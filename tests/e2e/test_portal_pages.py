@@ -199,7 +199,9 @@ def test_supervisor_approves_a_case_and_the_request_shows_as_funded(
         amount_minor=125_000,
     )
     services.request_start_review(actor=reviewer, request_id=filed.pk)
-    recommended = services.request_recommend(actor=reviewer, request_id=filed.pk)
+    recommended = services.request_recommend(
+        actor=reviewer, request_id=filed.pk, note="Meets the criteria."
+    )
     case = recommended.approval_case
     assert case is not None
 

@@ -96,7 +96,7 @@ def test_request_travels_from_the_public_form_to_a_posted_ledger_transfer(
     assert "Please send the lease." in civilian_client.get(detail).content.decode()
     civilian_client.post(f"{detail}respond/", {"message": "Lease sent by post today."})
     assert _status(request) == "in_review"
-    _admin_action(reviewer_client, "recommend", request)
+    _admin_action(reviewer_client, "recommend", request, apply="1", note="Lease checked.")
     assert _status(request) == "pending_approval"
 
     # A reviewer cannot decide: the workflow screen does not offer them the case.
@@ -142,7 +142,9 @@ def test_request_travels_from_the_public_form_to_a_posted_ledger_transfer(
     subjects = [m.subject.split(": ", 1)[1] for m in mail.outbox]
     assert subjects == [
         "Received",
+        "In review",
         "Information needed",
+        "Awaiting approval",
         "Approved, funds reserved",
         "Fulfilled",
     ]

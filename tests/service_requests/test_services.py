@@ -44,7 +44,9 @@ def test_stale_step_on_a_request_that_moved_on_is_refused_and_records_nothing(
     ):
         services.request_start_review(actor=reviewer, request_id=request.pk)
     with pytest.raises(services.RequestError, match="cannot be recommended"):
-        services.request_recommend(actor=reviewer, request_id=request.pk)
+        services.request_recommend(
+            actor=reviewer, request_id=request.pk, note="Meets the criteria."
+        )
     assert request.history.count() == rows
     assert status_of(request) == "pending_approval"
 

@@ -190,7 +190,8 @@ def test_spanish_speakers_get_their_emails_in_spanish(
         services.request_ask_info(
             actor=reviewer, request_id=filed.pk, message="Which days can we visit?"
         )
-    (question,) = mail.outbox
+    started, question = mail.outbox  # review started, then the question
+    assert started.to == question.to == ["alicia@example.test"]
     assert "El revisor pregunta:" in question.body
     assert "Which days can we visit?" in question.body
 
