@@ -142,6 +142,18 @@ def _no_cached_catalogue(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in the default language and leaves none behind: the locale middleware
+    activates a page's language in the thread that served it (the test client's), and a later
+    test in the same process would otherwise read its messages in that language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _filing_limits_lifted(settings) -> None:  # type: ignore[no-untyped-def]
     """The filing limits count per account and per client address, and the whole run files
     from 127.0.0.1: lifted for every test; tests/service_requests/test_filing_limits.py sets
