@@ -1,8 +1,9 @@
 """Compressed HTML responses, and the pages that must never be compressed.
 
 `PortalGZipMiddleware` is Django's `GZipMiddleware` (which already skips small bodies, clients
-that do not accept gzip and responses carrying a `Content-Encoding`) with one more rule: a
-response that shows a one-time secret is sent uncompressed. Compression beside a secret lets an
+that do not accept gzip and responses carrying a `Content-Encoding`) for HTML pages only (the
+API's JSON, the OAuth token endpoint's answer and files are left as they are), with one more
+rule: a page that shows a one-time secret is sent uncompressed. Compression beside a secret lets an
 attacker who can inject text into the same page and watch the compressed length guess the secret
 a character at a time (BREACH). Django's CSRF token is masked anew for every response, so it is
 safe; a secret shown to its owner once is not compressed at all:
@@ -66,13 +67,14 @@ def uncompressed_path(path: str) -> bool:
 
 
 class PortalGZipMiddleware(GZipMiddleware):
-    """Django's gzip compression, except for responses that show a one-time secret."""
+    """Django's gzip compression of HTML pages, except pages that show a one-time secret."""
 
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         if (
-            getattr(response, "uncompressed", False)
+            not response.get("Content-Type", "").startswith("text/html")
+            or getattr(response, "uncompressed", False)
             or uncompressed_path(request.path_info)
             or shows_one_time_secret(request)
         ):

@@ -46,6 +46,15 @@ def test_a_client_that_does_not_accept_gzip_gets_the_page_as_is():
     assert response.content.decode() == BODY
 
 
+def test_json_and_other_answers_than_html_pages_are_left_as_they_are():
+    response = _serve(
+        _request("/api/v1/requests/"),
+        lambda request: HttpResponse(BODY, content_type="application/json"),
+    )
+    assert not response.has_header("Content-Encoding")
+    assert response.content.decode() == BODY
+
+
 def test_a_view_marked_uncompressed_is_never_compressed():
     response = _serve(_request(), uncompressed(lambda request: HttpResponse(BODY)))
     assert not response.has_header("Content-Encoding")
