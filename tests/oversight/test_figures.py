@@ -50,7 +50,7 @@ def week(quick: Any, civilian: Any, reviewer: Any, supervisor: Any) -> dict[str,
     services.request_start_review(actor=reviewer, request_id=r1.pk)
     services.request_ask_info(actor=reviewer, request_id=r1.pk, message="Your lease, please.")
     services.request_provide_info(actor=civilian, request_id=r1.pk, message="Attached.")
-    r1 = services.request_recommend(actor=reviewer, request_id=r1.pk)
+    r1 = services.request_recommend(actor=reviewer, request_id=r1.pk, note="Meets the criteria.")
     governance.case_decide(
         actor=supervisor, case_id=r1.approval_case_id, outcome="approve", reason="Fine."
     )
@@ -69,7 +69,7 @@ def week(quick: Any, civilian: Any, reviewer: Any, supervisor: Any) -> dict[str,
 
     r2 = submitted(civilian, quick)
     services.request_start_review(actor=reviewer, request_id=r2.pk)
-    r2 = services.request_recommend(actor=reviewer, request_id=r2.pk)
+    r2 = services.request_recommend(actor=reviewer, request_id=r2.pk, note="Meets the criteria.")
     governance.case_decide(
         actor=supervisor, case_id=r2.approval_case_id, outcome="reject", reason="No."
     )
