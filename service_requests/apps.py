@@ -16,9 +16,9 @@ class ServiceRequestsConfig(AppConfig):
         from governance.models import Program
 
         from . import receivers, selectors, services, workload
-        from .models import ServiceQuestion, ServiceRequest, ServiceType
+        from .models import AssignmentRule, ServiceQuestion, ServiceRequest, ServiceType
 
-        for model in (ServiceType, ServiceQuestion, Program, Fund):
+        for model in (ServiceType, ServiceQuestion, AssignmentRule, Program, Fund):
             for name, signal in (("save", post_save), ("delete", post_delete)):
                 signal.connect(
                     selectors.filing_services_changed,

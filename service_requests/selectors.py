@@ -17,7 +17,7 @@ from allauth.account.models import EmailAddress
 from django.core import signing
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.crypto import constant_time_compare
 
@@ -29,6 +29,8 @@ from . import conf
 from .errors import ERR_LINK_EXPIRED, ERR_LINK_INVALID, ERR_LINK_USED, RequestError
 from .models import (
     OPEN_STATUSES,
+    AssignmentMethod,
+    AssignmentRule,
     Attachment,
     NotifyState,
     RequestDraft,
@@ -55,8 +57,19 @@ def service_types_open() -> QuerySet[ServiceType]:
 # service type, one of its questions, its program or its fund drops its entry, at once and again
 # on commit; the timeout bounds what a change made around the signals (a raw `UPDATE`), or a
 # read that raced the change's commit, can leave stale.
-FILING_SERVICE_CACHE_KEY = "service_requests:filing-service:v1:{pk}"
+FILING_SERVICE_CACHE_KEY = "service_requests:filing-service:v2:{pk}"
 FILING_SERVICE_TIMEOUT = 300
+
+
+def _automatic_assignment() -> Exists:
+    """Whether the service's requests are assigned by a rule on arrival (a rule that is not
+    manual): the filing copy carries it, so a filing for a service assigned by hand reads no
+    rule."""
+    return Exists(
+        AssignmentRule.objects.filter(service_type=OuterRef("pk")).exclude(
+            method=AssignmentMethod.MANUAL
+        )
+    )
 
 
 # Services changed in this thread's open transaction: read from the database, never cached,
@@ -77,7 +90,13 @@ def service_type_for_filing(*, pk: int) -> ServiceType | None:
     changing = pk in _changed_in_transaction()
     found = None if changing else cache.get(key)
     if found is None:
-        found = service_types_open().filter(pk=pk).prefetch_related("questions").first()
+        found = (
+            service_types_open()
+            .filter(pk=pk)
+            .annotate(automatic_assignment=_automatic_assignment())
+            .prefetch_related("questions")
+            .first()
+        )
         if not changing:
             # False marks "no open service with that id": a wrong id is not read again either.
             cache.set(key, found if found is not None else False, FILING_SERVICE_TIMEOUT)
@@ -97,11 +116,11 @@ def forget_filing_services(pks: list[int]) -> None:
 
 
 def filing_services_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """`post_save`/`post_delete` of a service type, a question, a program or a fund: drop the
-    filing cache of the service types it belongs to."""
+    """`post_save`/`post_delete` of a service type, a question, an assignment rule, a program
+    or a fund: drop the filing cache of the service types it belongs to."""
     if isinstance(instance, ServiceType):
         pks = [instance.pk]
-    elif isinstance(instance, ServiceQuestion):
+    elif isinstance(instance, ServiceQuestion | AssignmentRule):
         pks = [instance.service_type_id]
     else:
         field = "program" if isinstance(instance, Program) else "fund"

@@ -260,10 +260,15 @@ def assign_automatically(
     affinity_id: int | None = None,
     why: str = "assigned",
     today: date | None = None,
+    automatic: bool | None = None,
 ) -> Choice | None:
     """Choose a reviewer for `request` (locked or just inserted by the caller, inside its
-    transaction) by its service's rule. Manual services are left alone (None). Nobody
-    eligible: the request stays unassigned, the timeline says why, the supervisors are told."""
+    transaction) by its service's rule. Manual services are left alone (None); `automatic`
+    False says so without reading the rule (a new arrival, from the service's filing copy).
+    Nobody eligible: the request stays unassigned, the timeline says why, the supervisors
+    are told."""
+    if automatic is False and affinity_id is None:
+        return None
     rule = (
         AssignmentRule.objects.filter(service_type_id=request.service_type_id)
         .select_related("last_assignee")

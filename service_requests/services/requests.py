@@ -231,7 +231,8 @@ def _submit(
         notify=True,
     )
     # In the arrival's transaction: a request is never filed without its assignment decided.
-    assign_automatically(request)
+    # The filing copy of the service says whether a rule assigns it (None: not known, read it).
+    assign_automatically(request, automatic=getattr(service_type, "automatic_assignment", None))
     return request
 
 

@@ -398,3 +398,33 @@ def test_workload_per_program_by_hand(civilian, housing, inspection, rent_help, 
     assert sorted(housing_load.loads.values()) == [0, 1, 4]
     assert housing_load.jain == pytest.approx(25 / 51)
     assert housing_load.gini == pytest.approx(28 / 15 - 4 / 3)
+
+
+def test_a_filing_reads_no_rule_for_a_service_assigned_by_hand_and_sees_a_new_rule_at_once(
+    client, civilian, housing, inspection
+):
+    """The service's filing copy says whether a rule assigns it: a filing for a service assigned
+    by hand reads no rule, and a rule added later drops that copy, so the next filing is
+    assigned by it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.builders import filing_form
+
+    rita = staff_reviewer("rita", housing)
+    client.force_login(civilian)
+    assert client.post("/requests/new/", filing_form(inspection)).status_code == 302
+    with CaptureQueriesContext(connection) as captured:
+        assert client.post("/requests/new/", filing_form(inspection)).status_code == 302
+    rule_reads = [
+        q
+        for q in captured.captured_queries
+        if q["sql"].startswith('SELECT "service_requests_assignmentrule"')
+    ]
+    assert rule_reads == []
+    assert list(ServiceRequest.objects.values_list("assignee_id", flat=True)) == [None, None]
+    rule(inspection)
+    assert client.post("/requests/new/", filing_form(inspection)).status_code == 302
+    assert (
+        ServiceRequest.objects.order_by("-pk").values_list("assignee_id", flat=True)[0] == rita.pk
+    )
