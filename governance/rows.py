@@ -20,9 +20,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from core.choices import field_choice_texts
 from core.money import display_money
 
-from .models import CaseStatus
+from .models import ApprovalCase
 
 MISSING = "—"
 _PLACEHOLDER = 2_147_483_647  # a case number no URL pattern change can turn into something else
@@ -73,7 +74,7 @@ class InboxRows:
         }
         self.case_number = _("Case %(number)s")
         self.delegated = _("For %(who)s (delegation)")
-        self.statuses = {value: str(label) for value, label in CaseStatus.choices}
+        self.statuses = field_choice_texts(ApprovalCase._meta.get_field("status"))
         url = reverse("governance:case", args=[_PLACEHOLDER])
         self.url_head, self.url_tail = url.split(str(_PLACEHOLDER))
 
